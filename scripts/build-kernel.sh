@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-kernel.sh ARCH: graft, configure and build the guest kernel for ARCH
+# (x86_64 or arm) out of tree under the cache. Prints the build directory.
+#
+# The configuration is tinyconfig plus the fragments in configs/; it is only
+# regenerated when a fragment changes, so a second run rebuilds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+repo=$(cd "$here/.." && pwd)
+arch=${1:?usage: build-kernel.sh x86_64|arm}
+
+case $arch in
+x86_64) karch=x86_64; frags=(x86_64 common debug vng); targets=(bzImage modules) ;;
+arm) karch=arm; frags=(arm common); targets=(zImage modules dtbs) ;;
+*) die "unknown ARCH $arch (x86_64 or arm)" ;;
+esac
+
+tree=$("$here/graft.sh")
+out=$CACHE/build/$arch-$(basename "$tree")
+mkdir -p "$out"
+kmake() { make -s -C "$tree" O="$out" ARCH="$karch" LLVM="$LLVM_SUFFIX" "$@"; }
+
+fragfiles=()
+for f in "${frags[@]}"; do fragfiles+=("$repo/configs/$f.config"); done
+stamp=$(cat "${fragfiles[@]}" | sha256sum | cut -c1-64)
+if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kt298-config" 2>/dev/null)" != "$stamp" ]; then
+	log "configuring $arch kernel: tinyconfig + ${frags[*]}"
+	kmake tinyconfig >/dev/null
+	(cd "$out" && KCONFIG_CONFIG=.config "$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragfiles[@]}" >/dev/null)
+	kmake olddefconfig >/dev/null
+	# Say which requested options did not survive (dependencies not met).
+	bad=0
+	while IFS= read -r line; do
+		opt=${line%%=*}
+		val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$out/.config" && { warn "$arch: $opt is set, asked for n"; }
+		elif ! grep -qx "$line" "$out/.config"; then
+			warn "$arch: asked for $line, got: $(grep "^$opt=\|# $opt is not set" "$out/.config" || echo unset)"
+			bad=1
+		fi
+	done < <(cat "${fragfiles[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' )
+	grep -q '^CONFIG_RUST=y' "$out/.config" || die "$arch: CONFIG_RUST could not be enabled (is 'make rustavailable' happy?)"
+	[ $bad = 0 ] || warn "$arch: some options were not applied (see above)"
+	echo "$stamp" >"$out/.kt298-config"
+fi
+log "building $arch kernel in $out ($(kmake -s kernelversion))"
+kmake -j"$(($(nproc) + 1))" "${targets[@]}" >&2
+echo "$out"
