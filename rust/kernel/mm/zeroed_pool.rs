@@ -1,0 +1,963 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A pool of prezeroed pages.
+//!
+//! [`ZeroedPool`] holds physically contiguous blocks of pages that were zeroed ahead of time (by
+//! [`ZeroedPool::refill`], typically from a background thread such as kscrubd), so that a
+//! consumer that needs zeroed memory, above all a page fault, does not pay for the zeroing. The
+//! pool gives its pages back on demand ([`ZeroedPool::shrink`], for a shrinker) and when dropped.
+//!
+//! Consumers:
+//! - [`alloc_zeroed`] takes a [`Block`] from the pool installed with [`ZeroedPool::install`], or
+//!   allocates and zeroes one if there is no pool or it is empty; it works whether or not a pool
+//!   is installed.
+//! - [`Device`] is a misc character device whose `mmap` faults are served from a pool, so that
+//!   user space can use prezeroed memory.
+//!
+//! Everything here is in the kernel crate, not in the module that drives the pool, so that open
+//! files, mappings and [`alloc_zeroed`] callers never run code or use data of a module that may
+//! be unloaded: the pool is reference counted and outlives its module while it is in use.
+//!
+//! The non-temporal zeroing mode (x86_64 only) uses `movnti` stores, which bypass the caches, so
+//! that background zeroing does not evict the working set of the workload it serves. The kernel
+//! has no non-temporal clear routine (only `__memcpy_flushcache`, which also loads a source), so
+//! it is a small inline assembly loop here.
+//!
+//! C header: [`include/linux/gfp.h`](srctree/include/linux/gfp.h)
+
+use crate::{
+    alloc::Flags,
+    bindings,
+    error::{
+        to_result,
+        Result, //
+    },
+    ffi::{
+        c_int,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
+    fmt,
+    mm::virt::{
+        flags as vma_flags,
+        VmaNew,
+        VmaRef, //
+    },
+    new_spinlock,
+    page::{
+        BorrowedPage,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Acquire,
+            Atomic,
+            Relaxed,
+            Release, //
+        },
+        rcu, Arc, SpinLock,
+    },
+    task::Task,
+    time::{
+        Instant,
+        Monotonic, //
+    },
+    types::Opaque,
+};
+use core::ptr::{
+    self,
+    NonNull, //
+};
+
+/// The largest order the page allocator hands out.
+pub const MAX_ORDER: u32 = bindings::MAX_PAGE_ORDER;
+
+/// The number of orders, `0..=MAX_ORDER`.
+pub const NR_ORDERS: usize = MAX_ORDER as usize + 1;
+
+const fn gfp(bit: u32) -> bindings::gfp_t {
+    1 << bit
+}
+
+/// Flags for the pool's own allocations: no reclaim of any kind, no warning, no emergency
+/// reserves, so that filling the pool never creates memory pressure.
+const REFILL_GFP: bindings::gfp_t = gfp(bindings::___GFP_NOWARN_BIT)
+    | gfp(bindings::___GFP_NORETRY_BIT)
+    | gfp(bindings::___GFP_NOMEMALLOC_BIT)
+    | gfp(bindings::___GFP_IO_BIT)
+    | gfp(bindings::___GFP_FS_BIT);
+
+/// Returns the number of bytes in `2^order` pages.
+pub const fn order_bytes(order: u32) -> usize {
+    PAGE_SIZE << order
+}
+
+/// Where in a run of `2^order` pages, of which the first `used` are gone, a naturally aligned
+/// piece of `2^k` pages can be cut.
+///
+/// Returns `(start, end)` of the piece (pages `used..start` are skipped to align it), or `None`
+/// if it does not fit.
+pub fn carve(order: u32, used: usize, k: u32) -> Option<(usize, usize)> {
+    if k > order || order > MAX_ORDER {
+        return None;
+    }
+    let size = 1usize << k;
+    let start = used.checked_next_multiple_of(size)?;
+    let end = start.checked_add(size)?;
+    (end <= 1usize << order).then_some((start, end))
+}
+
+/// How blocks are zeroed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZeroMode {
+    /// With the kernel's `clear_pages` (the fastest cached stores the CPU offers).
+    Cached,
+    /// With non-temporal stores that bypass the caches (x86_64 only).
+    NonTemporal,
+}
+
+impl ZeroMode {
+    /// Returns true if [`ZeroMode::NonTemporal`] is available on this machine.
+    pub const fn non_temporal_available() -> bool {
+        cfg!(CONFIG_X86_64)
+    }
+}
+
+/// Zeroes `len` bytes at `addr` with non-temporal stores, then orders them before later stores.
+///
+/// # Safety
+///
+/// `addr` must be valid for writes of `len` bytes, 8-byte aligned, and `len` a non-zero
+/// multiple of 64.
+#[cfg(CONFIG_X86_64)]
+unsafe fn zero_non_temporal(addr: *mut u8, len: usize) {
+    // SAFETY: By the safety requirements the loop writes only inside `addr..addr + len`; the
+    // `sfence` makes the weakly ordered stores visible before anything the caller stores next
+    // (such as publishing the block under a lock).
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "movnti qword ptr [{p}], {z}",
+            "movnti qword ptr [{p} + 8], {z}",
+            "movnti qword ptr [{p} + 16], {z}",
+            "movnti qword ptr [{p} + 24], {z}",
+            "movnti qword ptr [{p} + 32], {z}",
+            "movnti qword ptr [{p} + 40], {z}",
+            "movnti qword ptr [{p} + 48], {z}",
+            "movnti qword ptr [{p} + 56], {z}",
+            "add {p}, 64",
+            "sub {n}, 64",
+            "jnz 2b",
+            "sfence",
+            p = inout(reg) addr => _,
+            n = inout(reg) len => _,
+            z = in(reg) 0u64,
+            options(nostack),
+        )
+    };
+}
+
+/// An owned block of `2^order` physically contiguous, naturally aligned pages.
+///
+/// The block was split (`split_page`), so every page is an independent order-0 page with its own
+/// reference count: pages can be mapped and released one by one. Dropping the block releases
+/// every page it still holds.
+///
+/// # Invariants
+///
+/// `first` is the first of `2^order` contiguous lowmem pages, each with a reference owned by this
+/// block.
+pub struct Block {
+    first: NonNull<bindings::page>,
+    order: u32,
+}
+
+// SAFETY: Pages can be used and freed from any thread.
+unsafe impl Send for Block {}
+
+// SAFETY: `&Block` only reads page pointers.
+unsafe impl Sync for Block {}
+
+impl Block {
+    /// Allocates a block of `2^order` pages on node `nid` (`NUMA_NO_NODE`: any) with `gfp`.
+    fn alloc_raw(nid: c_int, order: u32, gfp: bindings::gfp_t) -> Result<Self> {
+        if order > MAX_ORDER {
+            return Err(EINVAL);
+        }
+        // Neither compound nor highmem: split pages with a permanent kernel mapping.
+        let gfp = gfp & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
+        // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
+        let page = unsafe { bindings::alloc_pages_node(nid, gfp, order) };
+        let first = NonNull::new(page).ok_or(ENOMEM)?;
+        if order > 0 {
+            // SAFETY: `first` is a non-compound block of this order that we own.
+            unsafe { bindings::split_page(first.as_ptr(), order) };
+        }
+        // INVARIANT: We own one reference on each of the `2^order` pages.
+        Ok(Self { first, order })
+    }
+
+    /// Allocates a block of `2^order` zeroed pages with the allocator's own zeroing.
+    ///
+    /// `flags` is used as given, plus `__GFP_ZERO`, minus `__GFP_HIGHMEM` and `__GFP_COMP`.
+    /// Returns `EINVAL` if `order` is above [`MAX_ORDER`], `ENOMEM` if there is no memory.
+    pub fn alloc_zeroed(order: u32, flags: Flags) -> Result<Self> {
+        Self::alloc_raw(
+            bindings::NUMA_NO_NODE,
+            order,
+            flags.as_raw() | bindings::__GFP_ZERO,
+        )
+    }
+
+    /// Returns the block's order.
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// Returns the number of pages in the block.
+    pub fn nr_pages(&self) -> usize {
+        1 << self.order
+    }
+
+    /// Returns the `i`-th page of the block, or `None` if `i` is out of range.
+    pub fn page(&self, i: usize) -> Option<BorrowedPage<'_>> {
+        if i >= self.nr_pages() {
+            return None;
+        }
+        // SAFETY: The pages of a block are contiguous and `i` is in range; we own the page, so it
+        // stays valid while `self` is borrowed.
+        Some(unsafe { BorrowedPage::from_raw(NonNull::new_unchecked(self.first.as_ptr().add(i))) })
+    }
+
+    /// Returns the kernel address of the block.
+    fn addr(&self) -> *mut u8 {
+        // SAFETY: The pages are lowmem (type invariants), so they have a linear mapping.
+        unsafe { bindings::lowmem_page_address(self.first.as_ptr()).cast() }
+    }
+
+    /// Zeroes the whole block at once.
+    pub fn zero(&mut self, mode: ZeroMode) {
+        let addr = self.addr();
+        match mode {
+            #[cfg(CONFIG_X86_64)]
+            ZeroMode::NonTemporal => {
+                // SAFETY: We own the block: `2^order` pages, page aligned, linearly mapped.
+                unsafe { zero_non_temporal(addr, order_bytes(self.order)) }
+            }
+            _ => {
+                // SAFETY: As above; `clear_pages` zeroes `nr_pages` pages at `addr`.
+                unsafe { bindings::clear_pages(addr.cast(), self.nr_pages() as c_uint) }
+            }
+        }
+    }
+
+    /// Returns true if every byte of the block is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::zeroed_pool::{Block, ZeroMode};
+    ///
+    /// let mut block = Block::alloc_zeroed(2, GFP_KERNEL)?;
+    /// assert_eq!(block.nr_pages(), 4);
+    /// assert!(block.is_zero());
+    /// let page = block.page(3).ok_or(EINVAL)?;
+    /// // SAFETY: We own the block and nothing else uses it.
+    /// unsafe { page.write_raw([1u8].as_ptr(), 100, 1)? };
+    /// drop(page);
+    /// assert!(!block.is_zero());
+    /// block.zero(ZeroMode::Cached);
+    /// assert!(block.is_zero());
+    /// if ZeroMode::non_temporal_available() {
+    ///     let page = block.page(0).ok_or(EINVAL)?;
+    ///     // SAFETY: As above.
+    ///     unsafe { page.write_raw([1u8].as_ptr(), 4095, 1)? };
+    ///     drop(page);
+    ///     block.zero(ZeroMode::NonTemporal);
+    ///     assert!(block.is_zero());
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn is_zero(&self) -> bool {
+        let words = order_bytes(self.order) / size_of::<u64>();
+        let addr = self.addr().cast::<u64>();
+        // SAFETY: We own the block, which is mapped and page aligned.
+        (0..words).all(|i| unsafe { addr.add(i).read_volatile() } == 0)
+    }
+
+    /// Gives up ownership without releasing the pages.
+    fn into_raw(self) -> (NonNull<bindings::page>, u32) {
+        let me = core::mem::ManuallyDrop::new(self);
+        (me.first, me.order)
+    }
+}
+
+/// Releases `count` pages from `first` on.
+///
+/// # Safety
+///
+/// The caller owns one reference on each of the `count` contiguous pages and gives it up.
+unsafe fn release_pages(first: NonNull<bindings::page>, count: usize) {
+    for i in 0..count {
+        // SAFETY: By the function's safety requirements.
+        unsafe { bindings::__free_pages(first.as_ptr().add(i), 0) };
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we own a reference on every page of the block.
+        unsafe { release_pages(self.first, self.nr_pages()) };
+    }
+}
+
+/// A zeroed block in the pool, of which the first `used` pages were handed out.
+///
+/// # Invariants
+///
+/// The pool owns one reference on each of the pages `used..2^order` from `first`, all zeroed.
+struct Run {
+    first: NonNull<bindings::page>,
+    order: u32,
+    used: usize,
+}
+
+// SAFETY: Pages can be used and freed from any thread.
+unsafe impl Send for Run {}
+
+impl Run {
+    fn left(&self) -> usize {
+        (1usize << self.order) - self.used
+    }
+}
+
+/// The pool of one NUMA node.
+#[pin_data]
+struct Node {
+    nid: c_int,
+    #[pin]
+    runs: SpinLock<KVec<Run>>,
+    /// The number of pages in `runs`, readable without the lock.
+    pages: Atomic<usize>,
+    /// The thread to wake when the pool runs low.
+    #[pin]
+    refiller: SpinLock<Option<ARef<Task>>>,
+}
+
+/// Counters of a pool, for debugfs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Pages in the pool now.
+    pub pages: usize,
+    /// The target number of pages per node.
+    pub target: usize,
+    /// Untouched blocks in the pool per order.
+    pub blocks: [usize; NR_ORDERS],
+    /// Requests served from the pool.
+    pub hits: u64,
+    /// Requests the pool could not serve.
+    pub misses: u64,
+    /// Bytes zeroed by [`ZeroedPool::refill`].
+    pub bytes_zeroed: u64,
+    /// Nanoseconds spent zeroing them.
+    pub zero_ns: u64,
+    /// Pages given back to the page allocator by [`ZeroedPool::shrink`].
+    pub returned: u64,
+    /// Refills that found no free block of the asked order.
+    pub refill_failures: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pages {}", self.pages)?;
+        writeln!(f, "target {}", self.target)?;
+        writeln!(f, "hits {}", self.hits)?;
+        writeln!(f, "misses {}", self.misses)?;
+        writeln!(f, "bytes_zeroed {}", self.bytes_zeroed)?;
+        writeln!(f, "zero_ns {}", self.zero_ns)?;
+        writeln!(f, "returned_pages {}", self.returned)?;
+        writeln!(f, "refill_failures {}", self.refill_failures)?;
+        write!(f, "blocks")?;
+        for n in self.blocks {
+            write!(f, " {n}")?;
+        }
+        writeln!(f)
+    }
+}
+
+/// A pool of zeroed pages, one part per online NUMA node.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::zeroed_pool::{ZeroedPool, ZeroMode};
+///
+/// let pool = ZeroedPool::new(16)?;
+/// pool.set_target(64);
+/// for nid in pool.nodes() {
+///     assert!(pool.refill(nid, 3, ZeroMode::Cached)?);
+/// }
+/// let block = pool.take(1).ok_or(ENOMEM)?;
+/// assert!(block.is_zero());
+/// assert_eq!(pool.stats().hits, 1);
+/// // Order 1 came from an order-3 block; the rest of it stays in the pool.
+/// assert_eq!(pool.total_pages(), 8 * pool.nodes().count() - 2);
+/// let freed: usize = pool.nodes().map(|nid| pool.shrink(nid, usize::MAX)).sum();
+/// assert_eq!(pool.total_pages(), 0);
+/// assert_eq!(pool.stats().returned, freed as u64);
+/// assert!(pool.take(0).is_none());
+/// # Ok::<(), Error>(())
+/// ```
+pub struct ZeroedPool {
+    nodes: KVec<Pin<KBox<Node>>>,
+    target: Atomic<usize>,
+    hits: Atomic<u64>,
+    misses: Atomic<u64>,
+    bytes_zeroed: Atomic<u64>,
+    zero_ns: Atomic<u64>,
+    returned: Atomic<u64>,
+    refill_failures: Atomic<u64>,
+}
+
+impl ZeroedPool {
+    /// Creates an empty pool for the online nodes, holding at most `max_blocks` blocks per node.
+    ///
+    /// Its target is 0 pages: set one with [`ZeroedPool::set_target`].
+    pub fn new(max_blocks: usize) -> Result<Arc<Self>> {
+        let mut nodes = KVec::new();
+        for nid in 0..bindings::MAX_NUMNODES as c_int {
+            // SAFETY: `nid` is below `MAX_NUMNODES`.
+            if !unsafe { bindings::node_online(nid) } {
+                continue;
+            }
+            let runs = KVec::with_capacity(max_blocks, GFP_KERNEL)?;
+            let node = KBox::pin_init(
+                try_pin_init!(Node {
+                    nid,
+                    runs <- new_spinlock!(runs),
+                    pages: Atomic::new(0),
+                    refiller <- new_spinlock!(None),
+                }),
+                GFP_KERNEL,
+            )?;
+            nodes.push(node, GFP_KERNEL)?;
+        }
+        Ok(Arc::new(
+            Self {
+                nodes,
+                target: Atomic::new(0),
+                hits: Atomic::new(0),
+                misses: Atomic::new(0),
+                bytes_zeroed: Atomic::new(0),
+                zero_ns: Atomic::new(0),
+                returned: Atomic::new(0),
+                refill_failures: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Returns the ids of the nodes the pool has a part for.
+    pub fn nodes(&self) -> impl Iterator<Item = i32> + '_ {
+        self.nodes.iter().map(|n| n.nid)
+    }
+
+    fn node(&self, nid: i32) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.nid == nid).map(|n| &**n)
+    }
+
+    /// Sets the number of pages each node's part should hold.
+    pub fn set_target(&self, pages: usize) {
+        self.target.store(pages, Relaxed);
+    }
+
+    /// Returns the number of pages each node's part should hold.
+    pub fn target(&self) -> usize {
+        self.target.load(Relaxed)
+    }
+
+    /// Returns the number of pages held for node `nid` (0 for an unknown node).
+    pub fn pages(&self, nid: i32) -> usize {
+        self.node(nid).map_or(0, |n| n.pages.load(Relaxed))
+    }
+
+    /// Returns the number of pages held for all nodes.
+    pub fn total_pages(&self) -> usize {
+        self.nodes.iter().map(|n| n.pages.load(Relaxed)).sum()
+    }
+
+    /// Sets (or clears) the thread woken when node `nid`'s part falls below the target.
+    pub fn set_refiller(&self, nid: i32, task: Option<ARef<Task>>) {
+        if let Some(node) = self.node(nid) {
+            let old = core::mem::replace(&mut *node.refiller.lock(), task);
+            drop(old);
+        }
+    }
+
+    /// Wakes the refiller of `node` if the node is below its target.
+    fn kick(&self, node: &Node) {
+        if node.pages.load(Relaxed) < self.target() {
+            if let Some(task) = &*node.refiller.lock() {
+                task.wake_up();
+            }
+        }
+    }
+
+    /// Allocates a block of `2^order` pages on node `nid` without reclaim, zeroes it with `mode`
+    /// and adds it to the pool.
+    ///
+    /// Returns `Ok(false)` if the pool had no room for it (the block is given back), `ENOMEM` if
+    /// no free block of that order was at hand, `EINVAL` for a bad order or node.
+    pub fn refill(&self, nid: i32, order: u32, mode: ZeroMode) -> Result<bool> {
+        let node = self.node(nid).ok_or(EINVAL)?;
+        let mut block = match Block::alloc_raw(nid, order, REFILL_GFP) {
+            Ok(block) => block,
+            Err(e) => {
+                if e == ENOMEM {
+                    self.refill_failures.add(1, Relaxed);
+                }
+                return Err(e);
+            }
+        };
+        let start = Instant::<Monotonic>::now();
+        block.zero(mode);
+        let ns = start.elapsed().as_nanos();
+        self.zero_ns.add(u64::try_from(ns).unwrap_or(0), Relaxed);
+        self.bytes_zeroed.add(order_bytes(order) as u64, Relaxed);
+
+        let n = block.nr_pages();
+        let mut runs = node.runs.lock();
+        if node.pages.load(Relaxed) + n > self.target() || runs.len() == runs.capacity() {
+            drop(runs);
+            drop(block);
+            return Ok(false);
+        }
+        let (first, order) = block.into_raw();
+        // INVARIANT: The block was zeroed and its ownership moves into the run.
+        if let Err(e) = runs.push_within_capacity(Run {
+            first,
+            order,
+            used: 0,
+        }) {
+            drop(runs);
+            // SAFETY: The run was not stored, so its pages are still ours.
+            unsafe { release_pages(e.0.first, e.0.left()) };
+            return Ok(false);
+        }
+        node.pages.add(n, Relaxed);
+        Ok(true)
+    }
+
+    /// Takes a block of `2^order` pages from node `node`'s part, if it has one.
+    fn take_from(&self, node: &Node, order: u32) -> Option<Block> {
+        let mut skipped = None;
+        let mut block = None;
+        {
+            let mut runs = node.runs.lock();
+            for i in (0..runs.len()).rev() {
+                let run = &mut runs[i];
+                let Some((start, end)) = carve(run.order, run.used, order) else {
+                    continue;
+                };
+                // SAFETY: `start < 2^run.order`, so the pointer stays inside the run.
+                let first = unsafe { NonNull::new_unchecked(run.first.as_ptr().add(start)) };
+                if start > run.used {
+                    // SAFETY: As above, `run.used < start`.
+                    let from = unsafe { NonNull::new_unchecked(run.first.as_ptr().add(run.used)) };
+                    skipped = Some((from, start - run.used));
+                }
+                node.pages.fetch_sub(end - run.used, Relaxed);
+                run.used = end;
+                if run.left() == 0 {
+                    // The run is empty: its pages all went out.
+                    let _ = runs.remove(i);
+                }
+                // INVARIANT: The pages `start..end` of the run are zeroed and now ours.
+                block = Some(Block { first, order });
+                break;
+            }
+        }
+        if let Some((from, count)) = skipped {
+            // SAFETY: The pages skipped for alignment left the pool above and are ours.
+            unsafe { release_pages(from, count) };
+        }
+        block
+    }
+
+    /// Takes a zeroed block of `2^order` pages from the pool, from the current node's part
+    /// first; returns `None` if no part has one.
+    pub fn take(&self, order: u32) -> Option<Block> {
+        // SAFETY: Always safe to call.
+        let here = unsafe { bindings::numa_node_id() };
+        let local = self.nodes.iter().filter(|n| n.nid == here);
+        let others = self.nodes.iter().filter(|n| n.nid != here);
+        for node in local.chain(others) {
+            if let Some(block) = self.take_from(node, order) {
+                self.hits.add(1, Relaxed);
+                self.kick(node);
+                return Some(block);
+            }
+            self.kick(node);
+        }
+        self.misses.add(1, Relaxed);
+        None
+    }
+
+    /// Takes a zeroed block from the pool, or allocates one with `flags` and zeroes it.
+    ///
+    /// Returns `ENOMEM` if both fail, `EINVAL` if `order` is above [`MAX_ORDER`].
+    pub fn alloc(&self, order: u32, flags: Flags) -> Result<Block> {
+        match self.take(order) {
+            Some(block) => Ok(block),
+            None => Block::alloc_zeroed(order, flags),
+        }
+    }
+
+    /// Gives at least `nr_pages` pages (if it has them) of node `nid`'s part back to the page
+    /// allocator, newest blocks first; returns how many pages were given back.
+    pub fn shrink(&self, nid: i32, nr_pages: usize) -> usize {
+        let Some(node) = self.node(nid) else {
+            return 0;
+        };
+        let mut freed = 0;
+        while freed < nr_pages {
+            let Some(run) = node.runs.lock().pop() else {
+                break;
+            };
+            let left = run.left();
+            node.pages.fetch_sub(left, Relaxed);
+            // SAFETY: The run left the pool, so its remaining pages are ours.
+            unsafe {
+                release_pages(
+                    NonNull::new_unchecked(run.first.as_ptr().add(run.used)),
+                    left,
+                )
+            };
+            freed += left;
+        }
+        self.returned.add(freed as u64, Relaxed);
+        freed
+    }
+
+    /// Returns the pool's counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            pages: self.total_pages(),
+            target: self.target(),
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            bytes_zeroed: self.bytes_zeroed.load(Relaxed),
+            zero_ns: self.zero_ns.load(Relaxed),
+            returned: self.returned.load(Relaxed),
+            refill_failures: self.refill_failures.load(Relaxed),
+            ..Stats::default()
+        };
+        for node in self.nodes.iter() {
+            for run in node.runs.lock().iter().filter(|r| r.used == 0) {
+                s.blocks[run.order as usize] += 1;
+            }
+        }
+        s
+    }
+
+    /// Makes this pool the one [`alloc_zeroed`] takes from, until the returned guard is dropped.
+    ///
+    /// Returns `EBUSY` if another pool is installed.
+    pub fn install(self: &Arc<Self>) -> Result<Installed> {
+        let ptr = Arc::as_ptr(self).cast_mut();
+        ACTIVE
+            .cmpxchg(ptr::null_mut(), ptr, Release)
+            .map_err(|_| EBUSY)?;
+        Ok(Installed(self.clone()))
+    }
+}
+
+impl Drop for ZeroedPool {
+    fn drop(&mut self) {
+        for node in self.nodes.iter() {
+            let nid = node.nid;
+            self.shrink(nid, usize::MAX);
+        }
+    }
+}
+
+/// The pool [`alloc_zeroed`] takes from; null if none. Readers use it under RCU.
+static ACTIVE: Atomic<*mut ZeroedPool> = Atomic::new(ptr::null_mut());
+
+/// The installation of a pool for [`alloc_zeroed`]; dropping it uninstalls the pool.
+///
+/// # Invariants
+///
+/// `ACTIVE` points to the pool in `self.0`.
+pub struct Installed(Arc<ZeroedPool>);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        ACTIVE.store(ptr::null_mut(), Release);
+        // SAFETY: Always safe to call in process context. After it, no reader still uses the
+        // pointer, so our reference may go.
+        unsafe { bindings::synchronize_rcu() };
+    }
+}
+
+/// Takes a zeroed block of `2^order` pages from the installed pool (kscrubd's, if loaded), or
+/// allocates one with `flags` and zeroes it.
+///
+/// Returns `ENOMEM` if both fail, `EINVAL` if `order` is above [`MAX_ORDER`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::zeroed_pool::alloc_zeroed;
+///
+/// let block = alloc_zeroed(0, GFP_KERNEL)?;
+/// assert!(block.is_zero());
+/// assert_eq!(block.order(), 0);
+/// assert!(alloc_zeroed(kernel::mm::zeroed_pool::MAX_ORDER + 1, GFP_KERNEL).is_err());
+/// # Ok::<(), Error>(())
+/// ```
+pub fn alloc_zeroed(order: u32, flags: Flags) -> Result<Block> {
+    let block = {
+        let _guard = rcu::read_lock();
+        let pool = ACTIVE.load(Acquire);
+        if pool.is_null() {
+            None
+        } else {
+            // SAFETY: `Installed::drop` clears `ACTIVE` and waits for an RCU grace period before
+            // dropping its reference, so the pool is alive during this read-side section.
+            unsafe { (*pool).take(order) }
+        }
+    };
+    match block {
+        Some(block) => Ok(block),
+        None => Block::alloc_zeroed(order, flags),
+    }
+}
+
+/// Returns the number of free blocks of order `min_order` or higher in node `nid`'s zones.
+///
+/// The counts are read without locks, so they are a snapshot that may already be stale.
+pub fn node_free_blocks(nid: i32, min_order: u32) -> usize {
+    if nid < 0 || nid >= bindings::MAX_NUMNODES as i32 {
+        return 0;
+    }
+    // SAFETY: `nid` is in range.
+    if !unsafe { bindings::node_online(nid) } {
+        return 0;
+    }
+    // SAFETY: The node is online, so it has a `pglist_data` for the kernel's lifetime.
+    let pgdat = unsafe { bindings::NODE_DATA(nid) };
+    let mut n = 0usize;
+    for z in 0..bindings::MAX_NR_ZONES as usize {
+        // SAFETY: `z` is in range of `node_zones`.
+        let zone = unsafe {
+            ptr::addr_of!((*pgdat).node_zones)
+                .cast::<bindings::zone>()
+                .add(z)
+        };
+        for o in (min_order as usize)..NR_ORDERS {
+            // SAFETY: `o` is in range of `free_area`.
+            let area = unsafe {
+                ptr::addr_of!((*zone).free_area)
+                    .cast::<bindings::free_area>()
+                    .add(o)
+            };
+            // SAFETY: The allocator changes `nr_free` under the zone lock; a racy volatile read
+            // of a word is what C's `data_race()` would do.
+            let nr = unsafe { ptr::addr_of!((*area).nr_free).read_volatile() };
+            n = n.saturating_add(nr as usize);
+        }
+    }
+    n
+}
+
+/// Returns the one-minute load average in fixed point with [`LOAD_SHIFT`] fraction bits.
+pub fn load_average() -> u64 {
+    // SAFETY: `avenrun` is an array of three words that lives as long as the kernel; it is
+    // updated without locks and read the same way by C (`get_avenrun`).
+    let v = unsafe {
+        ptr::addr_of!(bindings::avenrun)
+            .cast::<c_ulong>()
+            .read_volatile()
+    };
+    v as u64
+}
+
+/// The number of fraction bits of [`load_average`].
+pub const LOAD_SHIFT: u32 = bindings::FSHIFT;
+
+/// A `file_operations` or `vm_operations_struct` in a `static`.
+#[repr(transparent)]
+struct Ops<T>(T);
+
+// SAFETY: The tables are never written after compilation; they only hold function pointers.
+unsafe impl<T> Sync for Ops<T> {}
+
+/// The file operations of [`Device`]: in the kernel image, so they never go away.
+static FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+    open: Some(Device::open),
+    release: Some(Device::release),
+    mmap: Some(Device::mmap),
+    ..pin_init::zeroed()
+});
+
+/// The operations of the mappings of [`Device`].
+static VM_OPS: Ops<bindings::vm_operations_struct> = Ops(bindings::vm_operations_struct {
+    fault: Some(Device::fault),
+    ..pin_init::zeroed()
+});
+
+/// A misc character device whose shared mappings are filled, page by page at fault time, with
+/// zeroed pages of a [`ZeroedPool`] (or freshly zeroed pages when the pool is empty).
+///
+/// Open files hold a reference to the pool; the file and mapping operations are in the kernel
+/// image. So the module that registered the device may be unloaded while files are open or
+/// mapped: they keep working, served by the remaining pool and then by the page allocator.
+///
+/// # Invariants
+///
+/// `misc` is registered with [`FOPS`] from [`Device::register`] until [`Drop`].
+#[repr(C)]
+#[pin_data(PinnedDrop)]
+pub struct Device {
+    /// First, so that the `miscdevice` pointer is also the `Device` pointer.
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+    pool: Arc<ZeroedPool>,
+}
+
+// SAFETY: Deregistration can happen on any thread; `pool` is `Send + Sync`.
+unsafe impl Send for Device {}
+
+// SAFETY: `&Device` gives no access to the C structure.
+unsafe impl Sync for Device {}
+
+impl Device {
+    /// Registers `/dev/<name>` serving mappings from `pool`.
+    pub fn register(name: &'static CStr, pool: Arc<ZeroedPool>) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            // `pool` is set before the device is registered: `open` may run at once.
+            pool,
+            misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                let mut misc: bindings::miscdevice = pin_init::zeroed();
+                misc.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
+                misc.name = name.as_char_ptr();
+                misc.fops = &FOPS.0;
+                // SAFETY: `slot` is ours to write.
+                unsafe { slot.write(misc) };
+                // SAFETY: The miscdevice is initialised and pinned, and deregistered in `drop`
+                // before its memory goes.
+                // INVARIANT: On success, `misc` is registered with `FOPS`.
+                to_result(unsafe { bindings::misc_register(slot) })
+            }),
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `misc_open` for a registered [`Device`], with `private_data` set to its
+    /// `miscdevice` and the misc lock held (so the device is not deregistered meanwhile).
+    unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `private_data` is the `misc` field, the first of a `#[repr(C)]` `Device`.
+        let dev = unsafe { &*(*file).private_data.cast::<Device>() };
+        let pool = dev.pool.clone();
+        // SAFETY: The file is being opened by us; `release` takes the reference back.
+        unsafe { (*file).private_data = Arc::into_raw(pool).cast_mut().cast() };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called once per file opened by [`Device::open`], when it is released.
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `open` stored a pool reference in `private_data`; it is given back once.
+        drop(unsafe { Arc::from_raw((*file).private_data.cast::<ZeroedPool>()) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by `mmap` for a file opened by [`Device::open`], with a VMA being set up.
+    unsafe extern "C" fn mmap(
+        _file: *mut bindings::file,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        // SAFETY: The VMA is being set up by this `mmap` call.
+        let new = unsafe { VmaNew::from_raw(vma) };
+        // A private writable mapping would copy every page at its first write: refuse it.
+        if new.writable() && new.flags() & vma_flags::SHARED == 0 {
+            return EINVAL.to_errno();
+        }
+        // Pages are inserted with `vm_insert_page`, which needs `VM_MIXEDMAP`.
+        new.set_mixedmap();
+        new.set_dontexpand();
+        // SAFETY: The VMA is not shared yet; `VM_OPS` is static.
+        unsafe { (*vma).vm_ops = &VM_OPS.0 };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the fault handler for a VMA set up by [`Device::mmap`], with the mmap or VMA
+    /// lock held.
+    unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+        // SAFETY: `vmf` is valid for the call; its VMA was set up by `mmap` and holds a reference
+        // to the file, whose `private_data` holds a pool reference until release.
+        let (vma, address, pool) = unsafe {
+            let vma = (*vmf).__bindgen_anon_1.vma;
+            let pool = &*(*(*vma).vm_file).private_data.cast::<ZeroedPool>();
+            (VmaRef::from_raw(vma), (*vmf).__bindgen_anon_1.address, pool)
+        };
+        let Some(vma) = vma.as_mixedmap_vma() else {
+            return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+        };
+        let block = match pool.alloc(0, GFP_KERNEL) {
+            Ok(block) => block,
+            Err(_) => return bindings::vm_fault_reason_VM_FAULT_OOM,
+        };
+        let Some(page) = block.page(0) else {
+            return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+        };
+        // The mapping takes its own reference; ours goes with `block`.
+        match vma.vm_insert_page(address as usize, &page) {
+            // `EBUSY`: another thread mapped this address first.
+            Ok(()) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
+            Err(e) if e == EBUSY => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
+            Err(e) if e == ENOMEM => bindings::vm_fault_reason_VM_FAULT_OOM,
+            Err(_) => bindings::vm_fault_reason_VM_FAULT_SIGBUS,
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Device {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariants the device is registered. After this, no new file is
+        // opened; open files hold their own pool reference.
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}
+
+#[kunit_tests(rust_kernel_zeroed_pool)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carve_whole_and_pieces() {
+        assert_eq!(carve(3, 0, 3), Some((0, 8)));
+        assert_eq!(carve(3, 0, 0), Some((0, 1)));
+        assert_eq!(carve(3, 1, 1), Some((2, 4)));
+        assert_eq!(carve(3, 4, 2), Some((4, 8)));
+    }
+
+    #[test]
+    fn carve_refuses() {
+        assert_eq!(carve(3, 0, 4), None);
+        assert_eq!(carve(3, 5, 2), None);
+        assert_eq!(carve(3, 8, 0), None);
+        assert_eq!(carve(MAX_ORDER + 1, 0, 0), None);
+    }
+}

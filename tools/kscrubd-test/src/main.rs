@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest-side checks and benchmark of kscrubd (std only, linked statically for the guest).
+//!
+//! ```text
+//! kscrubd-test zero PAGES              map PAGES pages of /dev/kscrubd, check each reads zero
+//! kscrubd-test hold PAGES SECONDS      map PAGES pages, dirty half, wait, fault the rest in
+//! kscrubd-test pressure STATS MIB      allocate anonymous memory in 4 MiB steps until the pool
+//!                                      (debugfs STATS file) is below half of what it was, or
+//!                                      MIB MiB are allocated, or MemAvailable is below 4 MiB
+//! kscrubd-test private                try a private writable mapping (succeeds if allowed)
+//! kscrubd-test bench PAGES             fault timing, device vs anonymous, and memset bandwidth
+//! ```
+//!
+//! Output is `key=value` lines; errors go to stderr with exit status 1.
+
+use std::{
+    env,
+    fs::{
+        self,
+        OpenOptions, //
+    },
+    hint::black_box,
+    os::fd::AsRawFd,
+    process::ExitCode,
+    thread,
+    time::{
+        Duration,
+        Instant, //
+    },
+};
+
+const PAGE: usize = 4096;
+const LINE: usize = 64;
+const PROT_READ: i32 = 1;
+const PROT_WRITE: i32 = 2;
+const MAP_SHARED: i32 = 1;
+const MAP_PRIVATE: i32 = 2;
+const MAP_ANONYMOUS: i32 = 0x20;
+const MAP_FAILED: *mut u8 = !0usize as *mut u8;
+
+extern "C" {
+    fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
+    fn munmap(addr: *mut u8, len: usize) -> i32;
+}
+
+/// A mapping, unmapped on drop.
+struct Map {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Map {
+    fn new(pages: usize, fd: Option<i32>) -> Result<Self, String> {
+        let len = pages * PAGE;
+        let (flags, fd) = match fd {
+            Some(fd) => (MAP_SHARED, fd),
+            None => (MAP_PRIVATE | MAP_ANONYMOUS, -1),
+        };
+        // SAFETY: A fresh mapping at an address chosen by the kernel.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                PROT_READ | PROT_WRITE,
+                flags,
+                fd,
+                0,
+            )
+        };
+        if ptr == MAP_FAILED {
+            return Err(format!(
+                "mmap of {len} bytes: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Self { ptr, len })
+    }
+
+    fn device(pages: usize) -> Result<(Self, fs::File), String> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kscrubd")
+            .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
+        let m = Self::new(pages, Some(f.as_raw_fd()))?;
+        Ok((m, f))
+    }
+
+    /// Writes one byte at `off`.
+    fn poke(&self, off: usize, v: u8) {
+        // SAFETY: `off` is inside the mapping.
+        unsafe { self.ptr.add(off).write_volatile(v) }
+    }
+
+    /// Reads the word at `off`.
+    fn word(&self, off: usize) -> u64 {
+        // SAFETY: `off` is inside the mapping and 8-byte aligned.
+        unsafe { self.ptr.add(off).cast::<u64>().read_volatile() }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: We own the mapping.
+        unsafe { munmap(self.ptr, self.len) };
+    }
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T, String> {
+    args.get(i)
+        .ok_or_else(|| format!("missing {what}"))?
+        .parse()
+        .map_err(|_| format!("bad {what}: {}", args[i]))
+}
+
+/// Maps `pages` pages of the device and checks that every byte reads zero.
+fn zero(pages: usize) -> Result<(), String> {
+    let (m, _f) = Map::device(pages)?;
+    let mut bad = 0usize;
+    for p in 0..pages {
+        if (0..PAGE).step_by(8).any(|o| m.word(p * PAGE + o) != 0) {
+            bad += 1;
+            if bad <= 5 {
+                eprintln!("page {p} is not zero");
+            }
+        }
+        // Dirty it, so a page that came back to the pool without zeroing would show.
+        m.poke(p * PAGE + (p * 8) % PAGE, 0xa5);
+    }
+    println!("pages={pages}");
+    println!("nonzero={bad}");
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err(format!("{bad} of {pages} pages were not zero"))
+    }
+}
+
+/// Maps `pages` pages of the device, dirties the first half, waits `secs` seconds (the module
+/// may be unloaded meanwhile), then faults in the second half and checks that it reads zero.
+fn hold(pages: usize, secs: u64) -> Result<(), String> {
+    let (m, _f) = Map::device(pages)?;
+    let half = pages / 2;
+    for p in 0..half {
+        m.poke(p * PAGE, 1);
+    }
+    println!("held={half}");
+    thread::sleep(Duration::from_secs(secs));
+    let mut bad = 0;
+    for p in half..pages {
+        if (0..PAGE).step_by(8).any(|o| m.word(p * PAGE + o) != 0) {
+            bad += 1;
+        }
+        m.poke(p * PAGE, 1);
+    }
+    println!("late={}", pages - half);
+    println!("nonzero={bad}");
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err(format!("{bad} late pages were not zero"))
+    }
+}
+
+fn meminfo(key: &str) -> Option<u64> {
+    let s = fs::read_to_string("/proc/meminfo").ok()?;
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn pool_pages(stats: &str) -> Result<u64, String> {
+    let s = fs::read_to_string(stats).map_err(|e| format!("{stats}: {e}"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("pages "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no 'pages' in {stats}"))
+}
+
+/// Allocates memory until the pool shrinks to half, then lets it all go.
+fn pressure(stats: &str, max_mib: usize) -> Result<(), String> {
+    let before = pool_pages(stats)?;
+    let mut maps = Vec::new();
+    let mut mib = 0;
+    let mut after = before;
+    while mib < max_mib {
+        if meminfo("MemAvailable:").unwrap_or(0) < 4 * 1024 {
+            break;
+        }
+        let m = Map::new(1024, None)?;
+        for p in 0..1024 {
+            m.poke(p * PAGE, 1);
+        }
+        maps.push(m);
+        mib += 4;
+        after = pool_pages(stats)?;
+        if after * 2 < before {
+            break;
+        }
+    }
+    println!("pool_before={before}");
+    println!("allocated_mib={mib}");
+    println!("pool_during={after}");
+    drop(maps);
+    Ok(())
+}
+
+fn per_page_ns(t: Duration, pages: usize) -> f64 {
+    t.as_nanos() as f64 / pages as f64
+}
+
+/// Touches one byte of every page (sparse) or one byte of every cache line (dense).
+fn touch(m: &Map, pages: usize, dense: bool) -> Duration {
+    let t = Instant::now();
+    for p in 0..pages {
+        if dense {
+            for l in (0..PAGE).step_by(LINE) {
+                m.poke(p * PAGE + l, 1);
+            }
+        } else {
+            m.poke(p * PAGE, 1);
+        }
+    }
+    t.elapsed()
+}
+
+/// Fault timing on `pages` pages: device vs anonymous, sparse and dense; memset bandwidth.
+fn bench(pages: usize) -> Result<(), String> {
+    for (name, dense) in [("sparse", false), ("dense", true)] {
+        let (dev, _f) = Map::device(pages)?;
+        let d = touch(&dev, pages, dense);
+        drop(dev);
+        let anon = Map::new(pages, None)?;
+        let a = touch(&anon, pages, dense);
+        drop(anon);
+        println!("{name}_dev_ns={:.0}", per_page_ns(d, pages));
+        println!("{name}_anon_ns={:.0}", per_page_ns(a, pages));
+        // Let kscrubd refill the pool before the next round.
+        thread::sleep(Duration::from_secs(3));
+    }
+    // memset bandwidth on memory that is already mapped.
+    let len = 64 << 20;
+    let mut buf = vec![1u8; len];
+    let reps = 8;
+    let t = Instant::now();
+    for _ in 0..reps {
+        buf.fill(0);
+        black_box(&mut buf);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("memset_mbps={:.0}", (len * reps) as f64 / secs / 1e6);
+    let mut page = vec![1u8; PAGE];
+    let n = 100_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        page.fill(0);
+        black_box(&mut page);
+    }
+    println!(
+        "memset_page_ns={:.0}",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    Ok(())
+}
+
+/// Tries a private writable mapping of the device, which it refuses.
+fn private() -> Result<(), String> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kscrubd")
+        .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
+    // SAFETY: A fresh mapping at an address chosen by the kernel.
+    let ptr = unsafe {
+        mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == MAP_FAILED {
+        return Err(format!("refused: {}", std::io::Error::last_os_error()));
+    }
+    drop(Map { ptr, len: PAGE });
+    println!("private=mapped");
+    Ok(())
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    match args.get(1).map(String::as_str) {
+        Some("zero") => zero(arg(args, 2, "PAGES")?),
+        Some("hold") => hold(arg(args, 2, "PAGES")?, arg(args, 3, "SECONDS")?),
+        Some("pressure") => pressure(
+            args.get(2).ok_or("missing STATS")?,
+            arg(args, 3, "MIB")?,
+        ),
+        Some("private") => private(),
+        Some("bench") => bench(arg(args, 2, "PAGES")?),
+        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | bench PAGES".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kscrubd-test: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
