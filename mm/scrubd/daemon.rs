@@ -57,8 +57,8 @@ impl Shared {
         let max_order = zeroed_pool::MAX_ORDER as i32;
         let nt = i32::from(ZeroMode::non_temporal_available());
         let entries = [
-            Entry::new(c"scrub_start", 0, max_order, 6.min(max_order)),
-            Entry::new(c"scrub_stop", 0, max_order, 4.min(max_order)),
+            Entry::new(c"scrub_start", 0, max_order, 6i32.min(max_order)),
+            Entry::new(c"scrub_stop", 0, max_order, 4i32.min(max_order)),
             Entry::new(c"scrub_load", 0, i32::MAX, 999),
             Entry::new(c"scrub_pool_pages", 0, 1 << 20, DEFAULT_POOL_PAGES),
             Entry::new(c"scrub_nontemporal", 0, nt, nt),

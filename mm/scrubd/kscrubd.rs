@@ -88,7 +88,7 @@ impl kernel::Module for Kscrubd {
         let mut threads = KVec::new();
         for nid in shared.pool.nodes() {
             let s = shared.clone();
-            let thread = Thread::spawn_on(Placement::Node(nid), fmt!("kscrubd{nid}"), move || {
+            let thread = Thread::spawn_on(Placement::Node(nid), fmt!("kscrubd{}", nid), move || {
                 daemon::run(s, nid)
             })?;
             shared.pool.set_refiller(nid, Some(thread.task().into()));
@@ -99,8 +99,10 @@ impl kernel::Module for Kscrubd {
         let stats = KBox::pin_init(
             debugfs.read_callback_file(
                 c"stats",
-                Ok::<_, Error>(shared.pool.clone()),
-                &|pool: &Arc<ZeroedPool>, f| write!(f, "{}", pool.stats()),
+                shared.pool.clone(),
+                &|pool: &Arc<ZeroedPool>, f: &mut kernel::fmt::Formatter<'_>| {
+                    write!(f, "{}", pool.stats())
+                },
             ),
             GFP_KERNEL,
         )?;
@@ -140,6 +142,6 @@ impl Drop for Kscrubd {
             .nodes()
             .map(|nid| self.shared.pool.shrink(nid, usize::MAX))
             .sum();
-        pr_info!("kscrubd: unloaded, {freed} pages returned\n");
+        pr_info!("kscrubd: unloaded, {} pages returned\n", freed);
     }
 }

@@ -7,7 +7,10 @@
 //! left; nothing happens while the load average is at or above `scrub_load`. Here kscrubd fills a
 //! pool of bounded size, so "none left" becomes "the pool is at its target".
 
-use kernel::time::Delta;
+use kernel::{
+    prelude::*,
+    time::Delta, //
+};
 
 /// The index of each sysctl in the table.
 pub(crate) const START: usize = 0;

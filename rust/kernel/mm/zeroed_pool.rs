@@ -35,8 +35,7 @@ use crate::{
     ffi::{
         c_int,
         c_uint,
-        c_ulong,
-        c_void, //
+        c_ulong, //
     },
     fmt,
     mm::virt::{
@@ -183,14 +182,14 @@ unsafe impl Sync for Block {}
 
 impl Block {
     /// Allocates a block of `2^order` pages on node `nid` (`NUMA_NO_NODE`: any) with `gfp`.
-    fn alloc_raw(nid: c_int, order: u32, gfp: bindings::gfp_t) -> Result<Self> {
+    fn alloc_raw(nid: c_int, order: u32, flags: bindings::gfp_t) -> Result<Self> {
         if order > MAX_ORDER {
             return Err(EINVAL);
         }
         // Neither compound nor highmem: split pages with a permanent kernel mapping.
-        let gfp = gfp & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
+        let flags = flags & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
         // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
-        let page = unsafe { bindings::alloc_pages_node(nid, gfp, order) };
+        let page = unsafe { bindings::alloc_pages_node(nid, flags, order) };
         let first = NonNull::new(page).ok_or(ENOMEM)?;
         if order > 0 {
             // SAFETY: `first` is a non-compound block of this order that we own.
@@ -284,8 +283,13 @@ impl Block {
     pub fn is_zero(&self) -> bool {
         let words = order_bytes(self.order) / size_of::<u64>();
         let addr = self.addr().cast::<u64>();
-        // SAFETY: We own the block, which is mapped and page aligned.
-        (0..words).all(|i| unsafe { addr.add(i).read_volatile() } == 0)
+        for i in 0..words {
+            // SAFETY: We own the block, which is mapped and page aligned; `i` is in range.
+            if unsafe { addr.add(i).read_volatile() } != 0 {
+                return false;
+            }
+        }
+        true
     }
 
     /// Gives up ownership without releasing the pages.
@@ -370,7 +374,7 @@ pub struct Stats {
     pub refill_failures: u64,
 }
 
-impl fmt::Display for Stats {
+impl core::fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "pages {}", self.pages)?;
         writeln!(f, "target {}", self.target)?;
@@ -888,7 +892,7 @@ impl Device {
         // SAFETY: The VMA is being set up by this `mmap` call.
         let new = unsafe { VmaNew::from_raw(vma) };
         // A private writable mapping would copy every page at its first write: refuse it.
-        if new.writable() && new.flags() & vma_flags::SHARED == 0 {
+        if new.writable() && (new.flags() & vma_flags::SHARED) == 0 {
             return EINVAL.to_errno();
         }
         // Pages are inserted with `vm_insert_page`, which needs `VM_MIXEDMAP`.

@@ -31,6 +31,7 @@ use std::{
 };
 
 const PAGE: usize = 4096;
+const STATS: &str = "/sys/kernel/debug/kscrubd/stats";
 const LINE: usize = 64;
 const PROT_READ: i32 = 1;
 const PROT_WRITE: i32 = 2;
@@ -209,6 +210,23 @@ fn pressure(stats: &str, max_mib: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Waits until the pool is at its target, or `limit`; returns true if it is.
+fn wait_full(limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        let target = fs::read_to_string("/proc/sys/vm/scrub_pool_pages")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        if let (Some(target), Ok(pages)) = (target, pool_pages(STATS)) {
+            if pages >= target {
+                return true;
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
 fn per_page_ns(t: Duration, pages: usize) -> f64 {
     t.as_nanos() as f64 / pages as f64
 }
@@ -230,6 +248,7 @@ fn touch(m: &Map, pages: usize, dense: bool) -> Duration {
 
 /// Fault timing on `pages` pages: device vs anonymous, sparse and dense; memset bandwidth.
 fn bench(pages: usize) -> Result<(), String> {
+    println!("pool_full={}", wait_full(Duration::from_secs(120)));
     for (name, dense) in [("sparse", false), ("dense", true)] {
         let (dev, _f) = Map::device(pages)?;
         let d = touch(&dev, pages, dense);
@@ -240,7 +259,7 @@ fn bench(pages: usize) -> Result<(), String> {
         println!("{name}_dev_ns={:.0}", per_page_ns(d, pages));
         println!("{name}_anon_ns={:.0}", per_page_ns(a, pages));
         // Let kscrubd refill the pool before the next round.
-        thread::sleep(Duration::from_secs(3));
+        wait_full(Duration::from_secs(60));
     }
     // memset bandwidth on memory that is already mapped.
     let len = 64 << 20;
