@@ -120,6 +120,7 @@ pub(crate) fn run(shared: Arc<Shared>, nid: i32) {
             free_stop: zeroed_pool::node_free_blocks(nid, p.stop),
             load: zeroed_pool::load_average(),
             shift: zeroed_pool::LOAD_SHIFT,
+            available: zeroed_pool::available_pages(),
         };
         match policy::decide(filling, &p, &seen) {
             Action::Fill { high, low } => {

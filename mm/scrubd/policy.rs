@@ -45,6 +45,8 @@ pub(crate) struct Observed {
     pub(crate) load: u64,
     /// The fraction bits of `load`.
     pub(crate) shift: u32,
+    /// Pages available to allocations elsewhere (`MemAvailable`).
+    pub(crate) available: usize,
 }
 
 /// Why kscrubd sleeps.
@@ -56,6 +58,8 @@ pub(crate) enum Idle {
     NoBlocks,
     /// The load is too high.
     Busy,
+    /// Memory is short: the pool would compete with the workload (and its shrinker).
+    LowMemory,
 }
 
 impl Idle {
@@ -65,6 +69,7 @@ impl Idle {
             Idle::Full => Delta::from_secs(10),
             Idle::NoBlocks => Delta::from_secs(1),
             Idle::Busy => Delta::from_secs(5),
+            Idle::LowMemory => Delta::from_secs(1),
         }
     }
 }
@@ -89,6 +94,13 @@ pub(crate) fn load_ok(load: u64, shift: u32, limit: u32) -> bool {
     load < u64::from(limit) << shift
 }
 
+/// Returns true if memory is plentiful enough to fill a pool of `target` pages: at least as much
+/// again must stay available to everything else, so that kscrubd never refills the pool while
+/// reclaim is emptying it.
+pub(crate) fn memory_ok(available: usize, target: usize) -> bool {
+    available > target
+}
+
 /// Returns the order of the biggest block, no bigger than `2^start` pages, that fits in `room`
 /// pages; `None` if that is below `stop`.
 pub(crate) fn fill_order(start: u32, stop: u32, room: usize) -> Option<u32> {
@@ -107,7 +119,8 @@ pub(crate) fn has_room(p: &Params, pool_pages: usize) -> bool {
 /// Decides the next step. `filling` is true if the previous step zeroed a block.
 ///
 /// kscrubd starts when a block of order `start` or higher is free, and goes on while blocks of
-/// order `stop` or higher are free, until the pool is full.
+/// order `stop` or higher are free, until the pool is full. It does nothing while the load is at
+/// or above the limit, or while memory is short.
 pub(crate) fn decide(filling: bool, p: &Params, o: &Observed) -> Action {
     if !load_ok(o.load, o.shift, p.load) {
         return Action::Sleep(Idle::Busy);
@@ -115,6 +128,9 @@ pub(crate) fn decide(filling: bool, p: &Params, o: &Observed) -> Action {
     let Some(high) = fill_order(p.start, p.stop, p.target.saturating_sub(o.pool_pages)) else {
         return Action::Sleep(Idle::Full);
     };
+    if !memory_ok(o.available, p.target) {
+        return Action::Sleep(Idle::LowMemory);
+    }
     let free = if filling { o.free_stop } else { o.free_start };
     if free == 0 {
         return Action::Sleep(Idle::NoBlocks);
@@ -140,6 +156,7 @@ mod tests {
             free_stop,
             load: 0,
             shift: 11,
+            available: 1 << 20,
         }
     }
 
@@ -216,6 +233,16 @@ mod tests {
             decide(false, &off, &seen(0, 9, 9)),
             Action::Sleep(Idle::Full)
         );
+    }
+
+    #[test]
+    fn low_memory_blocks() {
+        let mut o = seen(0, 9, 9);
+        o.available = 4096;
+        assert_eq!(decide(true, &P, &o), Action::Sleep(Idle::LowMemory));
+        o.available = 4097;
+        assert_eq!(decide(true, &P, &o), Action::Fill { high: 6, low: 4 });
+        assert!(!memory_ok(0, 0));
     }
 
     #[test]

@@ -96,8 +96,12 @@ t_check "2048 pages from /dev/kscrubd read zero" kscrubd-test zero 2048
 hits1=$(stat hits)
 t_check "they came from the pool (hits $hits0 -> $hits1)" test "$((hits1 - hits0))" -ge 2000
 t_check "the pool refills" wait_pool -ge "$target" 60
+# With scrub_load=0 nothing is zeroed: the pool runs dry and faults fall back.
+echo 0 >$vm/scrub_load
 t_check "8192 pages (more than the pool) read zero" kscrubd-test zero 8192
 t_check "misses were counted" test "$(stat misses)" -gt 0
+t_check "the pool stays empty while the load is too high" test "$(stat pages)" -lt 1024
+echo 999 >$vm/scrub_load
 t_check "a private writable mapping is refused" sh -c '! kscrubd-test private 2>/dev/null'
 
 # The shrinker, asked directly through debugfs (SHRINKER_DEBUG).

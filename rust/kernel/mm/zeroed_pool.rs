@@ -778,6 +778,14 @@ pub fn node_free_blocks(nid: i32, min_order: u32) -> usize {
     n
 }
 
+/// Returns an estimate of the pages available for new allocations without swapping (the
+/// `MemAvailable` of `/proc/meminfo`, in pages).
+pub fn available_pages() -> usize {
+    // SAFETY: Always safe to call; it only reads counters.
+    let n = unsafe { bindings::si_mem_available() };
+    usize::try_from(n).unwrap_or(0)
+}
+
 /// Returns the one-minute load average in fixed point with [`LOAD_SHIFT`] fraction bits.
 pub fn load_average() -> u64 {
     // SAFETY: `avenrun` is an array of three words that lives as long as the kernel; it is

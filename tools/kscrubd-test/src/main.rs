@@ -5,9 +5,9 @@
 //! ```text
 //! kscrubd-test zero PAGES              map PAGES pages of /dev/kscrubd, check each reads zero
 //! kscrubd-test hold PAGES SECONDS      map PAGES pages, dirty half, wait, fault the rest in
-//! kscrubd-test pressure STATS MIB      allocate anonymous memory in 4 MiB steps until the pool
+//! kscrubd-test pressure STATS MIB      allocate anonymous memory in 1 MiB steps until the pool
 //!                                      (debugfs STATS file) is below half of what it was, or
-//!                                      MIB MiB are allocated, or MemAvailable is below 4 MiB
+//!                                      MIB MiB are allocated, or 8 MiB past MemAvailable 0
 //! kscrubd-test private                try a private writable mapping (succeeds if allowed)
 //! kscrubd-test bench PAGES             fault timing, device vs anonymous, and memset bandwidth
 //! ```
@@ -182,22 +182,27 @@ fn pool_pages(stats: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("no 'pages' in {stats}"))
 }
 
-/// Allocates memory until the pool shrinks to half, then lets it all go.
+/// Allocates memory in 1 MiB steps until the pool shrinks to half, then lets it all go.
+///
+/// The pool is free memory held in reserve, so the page allocator only turns to it (through
+/// its shrinker) once the rest is used up: allocation goes on up to 8 MiB past the point where
+/// `MemAvailable` reads zero, which the pool's own pages more than cover.
 fn pressure(stats: &str, max_mib: usize) -> Result<(), String> {
     let before = pool_pages(stats)?;
     let mut maps = Vec::new();
     let mut mib = 0;
+    let mut past_zero = 0;
     let mut after = before;
-    while mib < max_mib {
-        if meminfo("MemAvailable:").unwrap_or(0) < 4 * 1024 {
-            break;
+    while mib < max_mib && past_zero < 8 {
+        if meminfo("MemAvailable:").unwrap_or(0) < 1024 {
+            past_zero += 1;
         }
-        let m = Map::new(1024, None)?;
-        for p in 0..1024 {
+        let m = Map::new(256, None)?;
+        for p in 0..256 {
             m.poke(p * PAGE, 1);
         }
         maps.push(m);
-        mib += 4;
+        mib += 1;
         after = pool_pages(stats)?;
         if after * 2 < before {
             break;
