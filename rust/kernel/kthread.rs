@@ -78,10 +78,13 @@ struct Start<F> {
 /// let thread = Thread::spawn(fmt!("kt_doctest{}", 0), move || {
 ///     c.fetch_add(1, Relaxed);
 ///     s.complete_all();
-///     while !kthread::should_stop() {
+///     loop {
 ///         // Sleep until woken, stopped, or for one second at most.
 ///         kthread::sleep(Some(Delta::from_secs(1)), || false);
 ///         c.fetch_add(1, Relaxed);
+///         if kthread::should_stop() {
+///             break;
+///         }
 ///     }
 /// })?;
 /// started.wait_for_completion();
