@@ -675,7 +675,8 @@ impl ZeroedPool {
         ACTIVE
             .cmpxchg(ptr::null_mut(), ptr, Release)
             .map_err(|_| EBUSY)?;
-        Ok(Installed(self.clone()))
+        // INVARIANT: `ACTIVE` now points to this pool.
+        Ok(Installed { _pool: self.clone() })
     }
 }
 
@@ -695,8 +696,10 @@ static ACTIVE: Atomic<*mut ZeroedPool> = Atomic::new(ptr::null_mut());
 ///
 /// # Invariants
 ///
-/// `ACTIVE` points to the pool in `self.0`.
-pub struct Installed(Arc<ZeroedPool>);
+/// `ACTIVE` points to the pool in `_pool`.
+pub struct Installed {
+    _pool: Arc<ZeroedPool>,
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
