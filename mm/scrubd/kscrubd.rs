@@ -88,9 +88,10 @@ impl kernel::Module for Kscrubd {
         let mut threads = KVec::new();
         for nid in shared.pool.nodes() {
             let s = shared.clone();
-            let thread = Thread::spawn_on(Placement::Node(nid), fmt!("kscrubd{}", nid), move || {
-                daemon::run(s, nid)
-            })?;
+            let thread =
+                Thread::spawn_on(Placement::Node(nid), fmt!("kscrubd{}", nid), move || {
+                    daemon::run(s, nid)
+                })?;
             shared.pool.set_refiller(nid, Some(thread.task().into()));
             threads.push(thread, GFP_KERNEL)?;
         }

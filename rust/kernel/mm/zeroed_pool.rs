@@ -57,7 +57,9 @@ use crate::{
             Relaxed,
             Release, //
         },
-        rcu, Arc, SpinLock,
+        rcu,
+        Arc,
+        SpinLock, //
     },
     task::Task,
     time::{
@@ -676,7 +678,9 @@ impl ZeroedPool {
             .cmpxchg(ptr::null_mut(), ptr, Release)
             .map_err(|_| EBUSY)?;
         // INVARIANT: `ACTIVE` now points to this pool.
-        Ok(Installed { _pool: self.clone() })
+        Ok(Installed {
+            _pool: self.clone(),
+        })
     }
 }
 
