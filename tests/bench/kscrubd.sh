@@ -15,12 +15,12 @@ stat() {
 }
 
 modprobe kscrubd || { echo "# modprobe kscrubd failed"; exit 0; }
-sysctl -qw vm.scrub_pool_pages=$((pages * 2))
+echo $((pages * 2)) >/proc/sys/vm/scrub_pool_pages
 
 # zero_rate MODE: fill the pool from empty with vm.scrub_nontemporal=MODE and
 # print "MB/s ns-per-page" of kscrubd's own zeroing.
 zero_rate() {
-	sysctl -qw vm.scrub_nontemporal="$1" || return 1
+	echo "$1" >/proc/sys/vm/scrub_nontemporal || return 1
 	sh=$(ls -d /sys/kernel/debug/shrinker/kscrubd-* | head -1)
 	echo "0 0 $((pages * 4))" >"$sh/scan"
 	b0=$(stat bytes_zeroed)
