@@ -58,10 +58,10 @@ module! {
 
 /// The loaded module.
 ///
-/// Teardown is the field order: the device and the installation go first (no new users),
-/// then the debugfs files, then the threads (each stopped and waited for), then the shrinker;
-/// the sysctls and this module's pool reference go with `shared`. Open files of the device keep
-/// the pool alive until they are closed.
+/// Teardown: [`Drop`] first detaches and stops the threads (each is waited for) and empties the
+/// pool; then the fields go in order: the device and the installation (no new users), the
+/// debugfs files, the shrinker, and last the sysctls and this module's pool reference (in
+/// `shared`). Open files of the device keep the pool alive until they are closed.
 struct Kscrubd {
     _device: Pin<KBox<Device>>,
     _installed: Installed,
@@ -113,7 +113,7 @@ impl kernel::Module for Kscrubd {
             GFP_KERNEL,
         )?;
         pr_info!(
-            "kscrubd: {} thread(s), pool of {} pages per node\n",
+            "{} thread(s), pool of {} pages per node\n",
             threads.len(),
             shared.pool.target()
         );
@@ -143,6 +143,6 @@ impl Drop for Kscrubd {
             .nodes()
             .map(|nid| self.shared.pool.shrink(nid, usize::MAX))
             .sum();
-        pr_info!("kscrubd: unloaded, {} pages returned\n", freed);
+        pr_info!("unloaded, {} pages returned\n", freed);
     }
 }
