@@ -600,7 +600,7 @@ impl ZeroedPool {
         let here = unsafe { bindings::numa_node_id() };
         let local = self.nodes.iter().filter(|n| n.nid == here);
         let others = self.nodes.iter().filter(|n| n.nid != here);
-        for node in local.chain(others) {
+        for node in Iterator::chain(local, others) {
             if let Some(block) = self.take_from(node, order) {
                 self.hits.add(1, Relaxed);
                 self.kick(node);
