@@ -48,4 +48,16 @@ for m in "${machines[@]}"; do
 	runs+=("$m=$log")
 done
 
+# The x86_64 kernel under virtme-ng too, unless KT_VNG=0.
+if [ "${KT_VNG:-1}" = 1 ] && printf '%s\n' "${machines[@]}" | grep -qx x86_64; then
+	log "running tests/guest/vng.sh under vng (log: $run/vng.log)"
+	{
+		echo "@@kt298 begin guest:vng"
+		"$here/vng.sh" sh "$repo/tests/guest/vng.sh" 2>&1 | grep -v '@@kt298 vng-rc'
+		echo "@@kt298 end rc=${PIPESTATUS[0]}"
+		echo "@@kt298 exit rc=0"
+	} >"$run/vng.log" 2>&1
+	runs+=("vng=$run/vng.log")
+fi
+
 "$REPORT" check --repo "$repo" "${runs[@]}"
