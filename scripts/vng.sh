@@ -24,7 +24,7 @@ if [ $# -eq 0 ]; then
 fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-vng "${args[@]}" --exec "export KT_MODULES=$mo KT_TESTS=$KT_REPO/tests; $*; echo \"@@kt298 vng-rc=\$?\"" </dev/null | tee "$out" || true
+timeout --kill-after=10 "${KT_TIMEOUT:-600}" vng "${args[@]}" --exec "export KT_MODULES=$mo KT_TESTS=$KT_REPO/tests; $*; echo \"@@kt298 vng-rc=\$?\"" </dev/null | tee "$out" || true
 rc=$(sed -n 's/.*@@kt298 vng-rc=\([0-9]*\).*/\1/p' "$out" | tail -n1)
 [ -n "$rc" ] || die "the vng guest did not run the command to the end"
 exit "$rc"
