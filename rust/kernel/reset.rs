@@ -41,6 +41,13 @@ use crate::{
 ///     rst.deassert()
 /// }
 /// ```
+#[cfg_attr(
+    not(CONFIG_RESET_CONTROLLER),
+    expect(
+        dead_code,
+        reason = "there is no line to use without a reset controller"
+    )
+)]
 pub struct Control(*mut crate::ffi::c_void);
 
 // SAFETY: A reset control may be used and released from any thread.

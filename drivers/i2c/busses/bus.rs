@@ -116,7 +116,7 @@ impl RateLimit {
 
     /// Returns the number of messages dropped since the last one if this one may be printed.
     fn allow(&mut self) -> Option<u32> {
-        if let Some(last) = self.last {
+        if let Some(last) = &self.last {
             if last.elapsed() < Self::INTERVAL {
                 self.missed = self.missed.saturating_add(1);
                 return None;
@@ -271,7 +271,7 @@ impl Bus {
             let idx = x.idx;
             let info = x.info(idx).unwrap_or_default();
             let action = x.fsm.next(st, data, &info);
-            self.act(dev, io, x, action, st);
+            self.act(dev, io, x, action);
             if self.cfg.irq_clear_inverted {
                 l.write(io, Reg::Control, x.fsm.cntl | control::IFLG);
             }
@@ -283,7 +283,7 @@ impl Bus {
     }
 
     /// Carries out `action` on the registers and the messages.
-    fn act(&self, dev: &Device, io: &Regs, x: &mut Xfer, action: Action, st: u32) {
+    fn act(&self, dev: &Device, io: &Regs, x: &mut Xfer, action: Action) {
         let l = self.cfg.layout;
         let idx = x.idx;
 
@@ -347,18 +347,19 @@ impl Bus {
             Action::Reset(st2) => {
                 x.stats.errors += 1;
                 let addr = x.message(idx).map_or(0, |m| m.addr());
+                let what = if st2 == status::LOST_ARB {
+                    "arbitration lost"
+                } else {
+                    "unexpected status"
+                };
                 if let Some(missed) = x.log.allow() {
                     dev_err!(
                         dev,
-                        "controller error: status {:#04x} ({}), addr {:#x}{}\n",
+                        "controller error: {} {:#04x}, addr {:#x} ({} similar messages suppressed)\n",
+                        what,
                         st2,
-                        if st == status::LOST_ARB {
-                            "arbitration lost"
-                        } else {
-                            "unexpected"
-                        },
                         addr,
-                        if missed > 0 { ", more suppressed" } else { "" }
+                        missed
                     );
                 }
                 self.hw_init(io, x);
@@ -405,12 +406,13 @@ impl Bus {
         }
         x.stats.timeouts += 1;
         x.fsm.rc = Err(ETIMEDOUT);
+        let state = x.fsm.state;
         if let Some(missed) = x.log.allow() {
             dev_err!(
                 dev,
-                "transfer timed out, bus locked (state {:?}){}\n",
-                x.fsm.state,
-                if missed > 0 { ", more suppressed" } else { "" }
+                "transfer timed out, bus locked in state {:?} ({} similar messages suppressed)\n",
+                state,
+                missed
             );
         }
         x.active = false;

@@ -7,6 +7,8 @@
 //! `mv64xxx_find_baud_factors()`, the search tries `n` then `m` in increasing order and keeps
 //! the first pair whose rate is closest to the requested one without exceeding it.
 
+use kernel::prelude::*;
+
 /// Returns the bus rate for factors `m` and `n`.
 pub(crate) const fn rate(tclk: u32, m: u32, n: u32, n_base_0: bool) -> u32 {
     let shift = if n_base_0 { n } else { n + 1 };
@@ -39,13 +41,14 @@ pub(crate) fn find_factors(tclk: u32, req: u32, n_base_0: bool) -> Option<(u32, 
 #[kunit_tests(rust_i2c_mv64xxx_divider)]
 mod tests {
     use super::*;
-    use kernel::prelude::*;
 
-    /// `(tclk, requested rate, Allwinner, factors (m, n))` as computed by the C driver's
-    /// `mv64xxx_find_baud_factors()` (compiled on the host from i2c-mv64xxx.c of Linux
-    /// 7.2.12).
+    /// `(tclk, requested rate, Allwinner, factors (m, n))`.
+    type Case = (u32, u32, bool, Option<(u32, u32)>);
+
+    /// The factors the C driver's `mv64xxx_find_baud_factors()` finds (compiled on the host
+    /// from i2c-mv64xxx.c of Linux 7.2.12).
     #[rustfmt::skip]
-    const UPSTREAM: [(u32, u32, bool, Option<(u32, u32)>); 96] = [
+    const UPSTREAM: [Case; 96] = [
         (24000000, 100000, false, Some((11, 0))),
         (24000000, 400000, false, Some((2, 0))),
         (24000000, 1000000, false, Some((1, 0))),

@@ -162,17 +162,17 @@ impl Fsm {
         self.cntl | control::START
     }
 
-    /// Decides what to do for controller status `status`.
+    /// Decides what to do for controller status `st`.
     ///
     /// `data` is the byte the caller read from the data register, which it must do (once)
-    /// exactly when `status` is [`status::RD_DATA_ACK`] or [`status::RD_DATA_NO_ACK`].
-    pub(crate) fn next(&mut self, status: u32, data: u8, msg: &MsgInfo) -> Action {
+    /// exactly when `st` is [`status::RD_DATA_ACK`] or [`status::RD_DATA_NO_ACK`].
+    pub(crate) fn next(&mut self, st: u32, data: u8, msg: &MsgInfo) -> Action {
         // Idle: the remnant of a transfer given up on. Stop and stay idle.
         if self.state == State::Idle {
             return self.finish(Action::SendStop);
         }
 
-        match status {
+        match st {
             status::START | status::REPEAT_START => {
                 self.state = State::WaitingForAddr1Ack;
                 Action::SendAddr1
@@ -201,7 +201,7 @@ impl Fsm {
                 self.finish(Action::SendStop)
             }
             status::RD_ADDR_ACK | status::RD_ADDR_2_ACK | status::RD_DATA_ACK => {
-                let action = if status == status::RD_DATA_ACK {
+                let action = if st == status::RD_DATA_ACK {
                     self.receive(data)
                 } else {
                     Action::Continue

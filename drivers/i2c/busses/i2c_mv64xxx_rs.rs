@@ -81,11 +81,20 @@ kernel::of_device_table!(
     MODULE_OF_TABLE,
     <I2cMv64xxx as platform::Driver>::IdInfo,
     [
-        (of::DeviceId::new(c"allwinner,sun4i-a10-i2c"), Variant::Sun4i),
-        (of::DeviceId::new(c"allwinner,sun6i-a31-i2c"), Variant::Sun6i),
+        (
+            of::DeviceId::new(c"allwinner,sun4i-a10-i2c"),
+            Variant::Sun4i
+        ),
+        (
+            of::DeviceId::new(c"allwinner,sun6i-a31-i2c"),
+            Variant::Sun6i
+        ),
         (of::DeviceId::new(c"marvell,mv64xxx-i2c"), Variant::Mv64xxx),
         (of::DeviceId::new(c"marvell,mv78230-i2c"), Variant::Mv78230),
-        (of::DeviceId::new(c"marvell,mv78230-a0-i2c"), Variant::Mv78230A0),
+        (
+            of::DeviceId::new(c"marvell,mv78230-a0-i2c"),
+            Variant::Mv78230A0
+        ),
     ]
 );
 
@@ -125,8 +134,7 @@ impl platform::Driver for I2cMv64xxx {
                 .ok_or(ENODEV)?
                 .property_read::<u32>(c"clock-frequency")
                 .or(STANDARD_MODE_HZ);
-            let (m, n) =
-                divider::find_factors(tclk, bus_freq, variant.n_base_0()).ok_or(EINVAL)?;
+            let (m, n) = divider::find_factors(tclk, bus_freq, variant.n_base_0()).ok_or(EINVAL)?;
 
             let io = pdev
                 .io_request_by_index(0)
@@ -157,13 +165,33 @@ impl platform::Driver for I2cMv64xxx {
                     irq::Flags::TRIGGER_NONE,
                     0,
                     c"mv64xxx_i2c_rs",
-                    bus.clone(),
+                    Ok::<_, Error>(bus.clone()),
                 ),
-                adapter <- adapter::Registration::new(dev, &THIS_MODULE, opts, Algo(bus.clone())),
+                adapter <- adapter::Registration::new(
+                    dev,
+                    &THIS_MODULE,
+                    opts,
+                    Ok::<_, Error>(Algo(bus.clone())),
+                ),
                 bus,
                 _power: power,
             }))
         })
+    }
+
+    fn unbind<'bound>(pdev: &'bound platform::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        let s = this.bus.stats();
+        dev_dbg!(
+            pdev.as_ref(),
+            "{} transfers, {} bytes, {} NACKs, {} timeouts, {} errors, {} recoveries, {} irqs\n",
+            s.transfers,
+            s.bytes,
+            s.nacks,
+            s.timeouts,
+            s.errors,
+            s.recoveries,
+            s.irqs
+        );
     }
 }
 

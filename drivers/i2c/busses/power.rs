@@ -69,6 +69,8 @@ impl Power {
     }
 
     /// Returns the rate of the core clock, the divider's input, if there is one.
+    // `c_ulong` is `u32` on 32-bit machines, where the conversion can't fail.
+    #[allow(clippy::unnecessary_fallible_conversions)]
     pub(crate) fn rate(&self) -> Option<u32> {
         #[cfg(CONFIG_COMMON_CLK)]
         {

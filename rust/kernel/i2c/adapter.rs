@@ -317,7 +317,12 @@ impl<'a> Message<'a> {
     /// bytes.
     pub fn write_ten_bit(addr: u16, buf: &'a [u8]) -> Result<Self> {
         // CAST: The buffer of a write message is never written.
-        Self::new(addr, MessageFlags::TEN_BIT, buf.as_ptr().cast_mut(), buf.len())
+        Self::new(
+            addr,
+            MessageFlags::TEN_BIT,
+            buf.as_ptr().cast_mut(),
+            buf.len(),
+        )
     }
 
     /// Returns a message that reads into `buf` from the target at 10-bit address `addr`.
@@ -688,7 +693,7 @@ impl<T: Algorithm + 'static> Registration<T> {
                 // else references yet.
                 let adap = unsafe { &mut *slot };
                 adap.owner = module.as_ptr();
-                adap.algo = &Self::ALGORITHM;
+                adap.algo = const { &Self::ALGORITHM };
                 // CAST: `algo_data` is how the callbacks find `self` again; `this` is pinned.
                 adap.algo_data = this.as_ptr().cast();
                 adap.retries = opts.retries;
@@ -698,12 +703,13 @@ impl<T: Algorithm + 'static> Registration<T> {
                 if Self::HAS_RECOVERY && opts.recovery {
                     // SAFETY: `this` is valid; `recovery` was initialised above and is pinned
                     // with `self`.
-                    adap.bus_recovery_info = unsafe { Opaque::cast_into(&raw const (*this.as_ptr()).recovery) };
+                    adap.bus_recovery_info =
+                        Opaque::cast_into(unsafe { &raw const (*this.as_ptr()).recovery });
                 }
                 let name = opts.name.to_bytes();
                 let n = name.len().min(adap.name.len() - 1);
                 for (dst, src) in adap.name.iter_mut().zip(&name[..n]) {
-                    *dst = *src as _;
+                    *dst = c_char::from_ne_bytes([*src]);
                 }
                 adap.dev.parent = parent.as_raw();
 
@@ -717,9 +723,9 @@ impl<T: Algorithm + 'static> Registration<T> {
                     match opts.nr {
                         Some(nr) => {
                             adap.nr = nr;
-                            bindings::i2c_add_numbered_adapter(slot)
+                            bindings::i2c_add_numbered_adapter(adap)
                         }
-                        None => bindings::i2c_add_adapter(slot),
+                        None => bindings::i2c_add_adapter(adap),
                     }
                 })
             }),
@@ -760,7 +766,7 @@ impl<T: Algorithm> Registration<T> {
     /// because the adapter is unregistered before the parent unbinds.
     unsafe fn parent<'b>(adap: *mut bindings::i2c_adapter) -> &'b Device<Bound> {
         // SAFETY: The adapter's parent was set in `new` and is valid while it is registered.
-        let parent = unsafe { Device::from_raw((*adap).dev.parent) };
+        let parent: &Device = unsafe { Device::from_raw((*adap).dev.parent) };
         // SAFETY: By the function's contract, the parent is bound.
         unsafe { parent.as_bound() }
     }
@@ -768,7 +774,10 @@ impl<T: Algorithm> Registration<T> {
     /// # Safety
     ///
     /// `msgs` must point to `num` valid messages, as the I2C core passes to `xfer`.
-    unsafe fn messages<'b>(msgs: *mut bindings::i2c_msg, num: c_int) -> Result<&'b mut [Message<'b>]> {
+    unsafe fn messages<'b>(
+        msgs: *mut bindings::i2c_msg,
+        num: c_int,
+    ) -> Result<&'b mut [Message<'b>]> {
         let num = usize::try_from(num).map_err(|_| EINVAL)?;
         if num == 0 || msgs.is_null() {
             return Ok(&mut []);

@@ -28,7 +28,7 @@ pub use new_spinlock_irqsave;
 /// # Examples
 ///
 /// ```
-/// use kernel::sync::{new_spinlock_irqsave, SpinLockIrqSave};
+/// use kernel::sync::new_spinlock_irqsave;
 ///
 /// struct Counters {
 ///     irqs: u32,
