@@ -53,6 +53,7 @@ use crate::{
         MsgInfo,
         State, //
     },
+    offload,
     regs::{
         self,
         control,
@@ -226,8 +227,13 @@ impl Bus {
     fn hw_init(&self, io: &Regs, x: &mut Xfer) {
         let l = self.cfg.layout;
         if self.cfg.offload {
-            // Keep the offload engine off: bridge control, timing, cause and mask.
-            for off in [0xd0, 0xe0, 0xd8, 0xdc] {
+            // Keep the offload engine off (these registers are beyond the common window).
+            for off in [
+                offload::BRIDGE_CONTROL,
+                offload::BRIDGE_TIMING,
+                offload::BRIDGE_INTR_CAUSE,
+                offload::BRIDGE_INTR_MASK,
+            ] {
                 let _ = io.try_write32(0, off);
             }
         }

@@ -25,6 +25,7 @@ use kernel::{
 mod bus;
 mod divider;
 mod fsm;
+mod offload;
 mod power;
 mod regs;
 
