@@ -10,6 +10,7 @@
 //! control register, rate-limited error messages.
 
 use kernel::{
+    debugfs,
     device::Core,
     i2c::adapter::{
         self,
@@ -19,6 +20,7 @@ use kernel::{
     of,
     platform,
     prelude::*,
+    str::CString,
     sync::Arc, //
 };
 
@@ -110,8 +112,28 @@ struct I2cMv64xxx {
     adapter: adapter::Registration<Algo>,
     #[pin]
     irq: irq::Registration<Arc<Bus>>,
+    /// `stats` in the debugfs directory; removed before the directory.
+    #[pin]
+    _stats: debugfs::File<StatsFile>,
+    _debugfs: debugfs::Dir,
     bus: Arc<Bus>,
     _power: power::Power,
+}
+
+/// The debugfs file with the transfer counters.
+struct StatsFile(Arc<Bus>);
+
+impl core::fmt::Debug for StatsFile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = self.0.stats();
+        writeln!(f, "transfers {}", s.transfers)?;
+        writeln!(f, "bytes {}", s.bytes)?;
+        writeln!(f, "nacks {}", s.nacks)?;
+        writeln!(f, "timeouts {}", s.timeouts)?;
+        writeln!(f, "errors {}", s.errors)?;
+        writeln!(f, "recoveries {}", s.recoveries)?;
+        writeln!(f, "irqs {}", s.irqs)
+    }
 }
 
 impl platform::Driver for I2cMv64xxx {
@@ -160,6 +182,11 @@ impl platform::Driver for I2cMv64xxx {
                 .timeout_ms(bus::TIMEOUT_MS)
                 .recovery(cfg.layout == Layout::Allwinner);
 
+            let dir = debugfs::Dir::new(&CString::try_from_fmt(fmt!(
+                "i2c_mv64xxx_rs-{}",
+                dev.name()
+            ))?);
+
             Ok(try_pin_init!(Self {
                 // The interrupt before the adapter: transfers need it.
                 irq <- pdev.request_irq_by_index(
@@ -174,6 +201,8 @@ impl platform::Driver for I2cMv64xxx {
                     opts,
                     Ok::<_, Error>(Algo(bus.clone())),
                 ),
+                _stats <- dir.read_only_file(c"stats", Ok::<_, Error>(StatsFile(bus.clone()))),
+                _debugfs: dir,
                 bus,
                 _power: power,
             }))
