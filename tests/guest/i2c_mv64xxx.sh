@@ -58,6 +58,17 @@ run_suite() {
 	t_eq "$tag: i2cget word" "0x1234" "$(i2cget -y "$bus" 0x50 0x22 w)"
 	t_eq "$tag: the word is little endian" "0x34 0x12" "$(i2ctransfer -y "$bus" w1@0x50 0x22 r2)"
 
+	# An SMBus block read (I2C_M_RECV_LEN): the EEPROM's byte at the command offset is taken
+	# as the block length. Only our driver offers it; the C driver says it can't.
+	i2ctransfer -y "$bus" w6@0x50 0x00 0x04 0x11 0x22 0x33 0x44
+	if [ "$tag" = rust ]; then
+		t_check "$tag: SMBus block read of 4 bytes" sh -c \
+			"i2cdump -y $bus 0x50 s | grep -qi '11 22 33 44'"
+	else
+		t_check_fails "$tag: no SMBus block read" sh -c \
+			"i2cdump -y $bus 0x50 s | grep -qi '11 22 33 44'"
+	fi
+
 	# A NACK is an error, not a hang, and the bus still works afterwards.
 	t_check_fails "$tag: nobody at 0x51" i2ctransfer -y "$bus" w1@0x51 0x00
 	t_eq "$tag: the bus works after a NACK" "0xa5" "$(i2cget -y "$bus" 0x50 0x20)"
