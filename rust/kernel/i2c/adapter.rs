@@ -449,6 +449,47 @@ impl Message<'_> {
 /// Callbacks run in process context (`xfer`) or with interrupts possibly disabled
 /// (`xfer_atomic`), always while the adapter is registered and its parent device bound; the
 /// I2C core serialises transfers on one adapter.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     device::{Bound, Device},
+///     i2c::{
+///         adapter::{Algorithm, Functionality, Message},
+///         I2cAdapter,
+///     },
+/// };
+///
+/// /// A bus on which nobody answers.
+/// struct Empty;
+///
+/// #[vtable]
+/// impl Algorithm for Empty {
+///     fn xfer(
+///         &self,
+///         _adapter: &I2cAdapter,
+///         _parent: &Device<Bound>,
+///         msgs: &mut [Message<'_>],
+///     ) -> Result<usize> {
+///         // Every message starts with an address nobody ACKs.
+///         if msgs.is_empty() {
+///             Ok(0)
+///         } else {
+///             Err(ENXIO)
+///         }
+///     }
+///
+///     fn functionality(&self) -> Functionality {
+///         Functionality::I2C | Functionality::SMBUS_EMUL
+///     }
+/// }
+///
+/// // Only what is implemented reaches the C `i2c_algorithm` and recovery info.
+/// assert!(!<Empty as Algorithm>::HAS_XFER_ATOMIC);
+/// assert!(!<Empty as Algorithm>::HAS_GET_SCL);
+/// assert!(Empty.functionality().contains(Functionality::SMBUS_BYTE_DATA));
+/// ```
 #[vtable]
 pub trait Algorithm: Send + Sync {
     /// Carries out `msgs` in order as one combined transfer (repeated START between messages,
