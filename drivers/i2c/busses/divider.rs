@@ -9,11 +9,12 @@
 
 use kernel::prelude::*;
 
-/// Returns the bus rate for factors `m` and `n`.
+/// Returns the bus rate for factors `m` (0..=15) and `n` (0..=7).
 pub(crate) const fn rate(tclk: u32, m: u32, n: u32, n_base_0: bool) -> u32 {
     let shift = if n_base_0 { n } else { n + 1 };
-    let div = 10 * (m as u64 + 1) * (1u64 << shift);
-    (tclk as u64 / div) as u32
+    // At most 10 * 16 * 2^8: no overflow, and no 64-bit division (32-bit machines have none).
+    let div = (10 * (m + 1)) << shift;
+    tclk / div
 }
 
 /// Returns the divider factors `(m, n)` for the highest bus rate not above `req` Hz, or
