@@ -48,8 +48,14 @@ run_suite() {
 	t_check "$tag: i2ctransfer writes another page" i2ctransfer -y "$bus" w9@0x50 0x10 $(hexbytes 0xf8 8)
 	t_eq "$tag: a 16-byte read crosses both pages" "$(hexbytes 0x10 8) $(hexbytes 0xf8 8)" \
 		"$(i2ctransfer -y "$bus" w1@0x50 0x08 r16)"
-	t_eq "$tag: three messages in one transfer" "$(hexbytes 0x12 2) $(hexbytes 0xfa 2)" \
-		"$(i2ctransfer -y "$bus" w1@0x50 0x0a r2 w1@0x50 0x12 r2 | tr '\n' ' ' | sed 's/ $//')"
+	# Write, read, write, read in one transfer. The C driver sends STOP after the first read
+	# and reports all four messages done without doing the last two (an upstream bug).
+	four=$(i2ctransfer -y "$bus" w1@0x50 0x0a r2 w1@0x50 0x12 r2 | tr '\n' ' ' | sed 's/ $//')
+	if [ "$tag" = rust ]; then
+		t_eq "$tag: four messages in one transfer" "$(hexbytes 0x12 2) $(hexbytes 0xfa 2)" "$four"
+	else
+		t_skip "$tag: four messages in one transfer" "upstream stops after a read that isn't last (got '$four')"
+	fi
 
 	# SMBus calls, emulated by the I2C core on top of our transfers.
 	t_check "$tag: i2cset byte" i2cset -y "$bus" 0x50 0x20 0xa5
@@ -86,9 +92,9 @@ run_suite() {
 		t_check "$tag: write 256 bytes through at24" dd if=/tmp/pattern of="$ee" bs=256 count=1
 		t_check "$tag: read them back through at24" cmp /tmp/pattern "$ee"
 		t_eq "$tag: raw I2C sees what at24 wrote" "0x03 0x0a 0x11 0x18" \
-			"$(i2ctransfer -y "$bus" w1@0x50 0x00 r4)"
+			"$(i2ctransfer -f -y "$bus" w1@0x50 0x00 r4)"
 		# The whole EEPROM in one 256-byte read, saved to compare the drivers.
-		i2ctransfer -y "$bus" w1@0x50 0x00 r256 >"/tmp/eeprom.$tag"
+		i2ctransfer -f -y "$bus" w1@0x50 0x00 r256 >"/tmp/eeprom.$tag"
 		t_eq "$tag: one 256-byte read returns the whole pattern" \
 			"$(awk 'BEGIN { for (i = 0; i < 256; i++) printf "%s0x%02x", (i ? " " : ""), (i * 7 + 3) % 256 }')" \
 			"$(cat "/tmp/eeprom.$tag")"
@@ -110,12 +116,13 @@ run_suite() {
 	modprobe -r rtc-ds1307
 
 	# Unbind and bind again, with a transfer each time.
+	ref=$(i2cget -f -y "$bus" 0x50 0x20)
 	ok=0
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		echo 1f02400.i2c >"/sys/bus/platform/drivers/$drv/unbind" || break
 		echo 1f02400.i2c >"/sys/bus/platform/drivers/$drv/bind" || break
 		b=$(bus_of_r_i2c) || break
-		[ "$(i2cget -y "$b" 0x50 0x20)" = 0xa5 ] || break
+		[ "$(i2cget -f -y "$b" 0x50 0x20)" = "$ref" ] || break
 		ok=$i
 	done
 	t_eq "$tag: 10 unbind/bind cycles with a transfer each" 10 "$ok"

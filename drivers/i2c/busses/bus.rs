@@ -294,24 +294,11 @@ impl Bus {
         let idx = x.idx;
 
         match action {
-            Action::SendRestart => {
-                x.idx += 1;
-                let next = x.idx;
-                let is_last = next + 1 == x.num;
-                match x.info(next) {
-                    Some(info) => {
-                        let start = x.fsm.restart(&info, is_last);
-                        l.write(io, Reg::Control, start);
-                        self.errata_delay();
-                    }
-                    None => {
-                        // The state machine only restarts when a message follows.
-                        x.fsm.rc = Err(EIO);
-                        x.fsm.state = State::Idle;
-                        self.stop(io, x);
-                    }
-                }
+            Action::RcvDataRestart { pos, byte } => {
+                self.store(x, pos, byte, 0);
+                self.restart(io, x);
             }
+            Action::SendRestart => self.restart(io, x),
             Action::Continue => l.write(io, Reg::Control, x.fsm.cntl),
             Action::SendAddr1 | Action::SendAddr2 => {
                 let byte = x.message(idx).map_or(0, |m| {
@@ -370,6 +357,26 @@ impl Bus {
                 }
                 self.hw_init(io, x);
                 x.recover = true;
+                self.stop(io, x);
+            }
+        }
+    }
+
+    /// Goes on to the next message with a repeated START.
+    fn restart(&self, io: &Regs, x: &mut Xfer) {
+        x.idx += 1;
+        let next = x.idx;
+        let is_last = next + 1 == x.num;
+        match x.info(next) {
+            Some(info) => {
+                let start = x.fsm.restart(&info, is_last);
+                self.cfg.layout.write(io, Reg::Control, start);
+                self.errata_delay();
+            }
+            None => {
+                // The state machine only restarts when a message follows.
+                x.fsm.rc = Err(EIO);
+                x.fsm.state = State::Idle;
                 self.stop(io, x);
             }
         }

@@ -6,8 +6,9 @@
 //! the same decision table as a pure function: [`Fsm::next`] takes the status (and the data
 //! byte the caller read for a data-received status) and returns the [`Action`] for the
 //! register step to carry out. Beyond the C driver it handles `I2C_M_RECV_LEN`, treats a NACK
-//! of a 10-bit address's second byte as a NACK, and never touches hardware, so every path is
-//! unit tested below.
+//! of a 10-bit address's second byte as a NACK, continues with a repeated START after a read
+//! that is not the last message (the C driver stops there and silently drops the rest), and
+//! never touches hardware, so every path is unit tested below.
 
 use kernel::prelude::*;
 
@@ -57,6 +58,14 @@ pub(crate) enum Action {
         byte: u8,
         /// How much the message grows.
         grow: u8,
+    },
+    /// Store `byte` at `pos`, the last one of a read that isn't the last message, and go to
+    /// the next message with a repeated START.
+    RcvDataRestart {
+        /// Position in the message's buffer.
+        pos: usize,
+        /// The byte received.
+        byte: u8,
     },
     /// Store `byte` at `pos`, the last one, and send STOP.
     RcvDataStop {
@@ -216,7 +225,14 @@ impl Fsm {
                 let pos = self.byte_posn;
                 self.byte_posn += 1;
                 self.bytes_left = self.bytes_left.saturating_sub(1);
-                self.finish(Action::RcvDataStop { pos, byte: data })
+                if self.send_stop || self.aborting {
+                    self.finish(Action::RcvDataStop { pos, byte: data })
+                } else {
+                    // The C driver sends STOP here and drops the messages that follow while
+                    // reporting them done; go on with a repeated START instead.
+                    self.state = State::WaitingForRestart;
+                    Action::RcvDataRestart { pos, byte: data }
+                }
             }
             status::WR_ADDR_NO_ACK
             | status::WR_NO_ACK
@@ -340,6 +356,34 @@ mod tests {
         assert_eq!(a, Action::RcvDataStop { pos: 1, byte: 0x5a });
         assert!(a.ends_transfer());
         assert_eq!(f.bytes_done(), 2);
+        f.rc
+    }
+
+    #[test]
+    fn read_then_write_then_read() -> Result {
+        let r1 = rd(1);
+        let w1 = MsgInfo { len: 1, ..W2 };
+        let mut f = Fsm::new();
+        f.begin(&r1, false, false);
+        f.next(status::START, 0, &r1);
+        assert_eq!(f.next(status::RD_ADDR_ACK, 0, &r1), Action::Continue);
+        // A read that isn't the last message: repeated START, not STOP.
+        assert_eq!(
+            f.next(status::RD_DATA_NO_ACK, 9, &r1),
+            Action::RcvDataRestart { pos: 0, byte: 9 }
+        );
+        assert_eq!(f.state, State::WaitingForRestart);
+        f.restart(&w1, false);
+        assert_eq!(f.next(status::REPEAT_START, 0, &w1), Action::SendAddr1);
+        assert_eq!(f.next(status::WR_ADDR_ACK, 0, &w1), Action::SendData(0));
+        assert_eq!(f.next(status::WR_ACK, 0, &w1), Action::SendRestart);
+        f.restart(&r1, true);
+        f.next(status::REPEAT_START, 0, &r1);
+        f.next(status::RD_ADDR_ACK, 0, &r1);
+        assert_eq!(
+            f.next(status::RD_DATA_NO_ACK, 7, &r1),
+            Action::RcvDataStop { pos: 0, byte: 7 }
+        );
         f.rc
     }
 
