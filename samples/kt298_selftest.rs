@@ -30,6 +30,7 @@ impl kernel::Module for Selftest {
 #[kunit_tests(kt298_selftest)]
 mod tests {
     use kernel::bcd;
+    use kernel::prelude::*;
 
     #[test]
     fn bcd_round_trip_whole_range() -> Result {

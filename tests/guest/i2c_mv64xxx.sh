@@ -115,6 +115,20 @@ run_suite() {
 	fi
 	modprobe -r rtc-ds1307
 
+	# A soak: 1000 write+read transfers, all with the same answer.
+	if [ "$tag" = rust ]; then
+		want=$(i2ctransfer -f -y "$bus" w1@0x50 0x00 r16)
+		n=0
+		while [ $n -lt 1000 ]; do
+			[ "$(i2ctransfer -f -y "$bus" w1@0x50 0x00 r16)" = "$want" ] || break
+			n=$((n + 1))
+		done
+		t_eq "$tag: 1000 transfers in a row" 1000 "$n"
+		stats=/sys/kernel/debug/i2c_mv64xxx_rs-1f02400.i2c/stats
+		t_check "$tag: debugfs counts the transfers" sh -c "awk '/^transfers/ { exit !(\$2 >= 1000) }' $stats"
+		t_check "$tag: debugfs counts no errors or timeouts" sh -c "grep -qx 'errors 0' $stats && grep -qx 'timeouts 0' $stats"
+	fi
+
 	# Unbind and bind again, with a transfer each time.
 	ref=$(i2cget -f -y "$bus" 0x50 0x20)
 	ok=0
