@@ -69,7 +69,7 @@ run_suite() {
 	i2ctransfer -y "$bus" w6@0x50 0x00 0x04 0x11 0x22 0x33 0x44
 	if [ "$tag" = rust ]; then
 		t_check "$tag: SMBus block read of 4 bytes" sh -c \
-			"i2cdump -y $bus 0x50 s | grep -qi '11 22 33 44'"
+			"i2cdump -y $bus 0x50 s >/tmp/block 2>&1; grep -qi '11 22 33 44' /tmp/block || { cat /tmp/block; false; }"
 	else
 		t_check_fails "$tag: no SMBus block read" sh -c \
 			"i2cdump -y $bus 0x50 s | grep -qi '11 22 33 44'"

@@ -88,22 +88,25 @@ pub(crate) struct Config {
 }
 
 /// Transfer counters (shown in debugfs).
+///
+/// They are `u32` and wrap: 32-bit machines can't format a `u64` in the kernel (no 64-bit
+/// division).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Stats {
     /// Transfers started.
-    pub(crate) transfers: u64,
+    pub(crate) transfers: u32,
     /// Bytes moved.
-    pub(crate) bytes: u64,
+    pub(crate) bytes: u32,
     /// Transfers that ended with an address or data NACK.
-    pub(crate) nacks: u64,
+    pub(crate) nacks: u32,
     /// Transfers that timed out.
-    pub(crate) timeouts: u64,
+    pub(crate) timeouts: u32,
     /// Controller errors (arbitration lost, bus error).
-    pub(crate) errors: u64,
+    pub(crate) errors: u32,
     /// Bus recoveries run.
-    pub(crate) recoveries: u64,
+    pub(crate) recoveries: u32,
     /// Interrupts that found work to do.
-    pub(crate) irqs: u64,
+    pub(crate) irqs: u32,
 }
 
 /// Lets one message through every five seconds and counts the rest.
@@ -283,7 +286,7 @@ impl Bus {
             }
         }
         if handled {
-            x.stats.irqs += 1;
+            x.stats.irqs = x.stats.irqs.wrapping_add(1);
         }
         handled
     }
@@ -317,7 +320,7 @@ impl Bus {
                     .message(idx)
                     .and_then(|m| m.buf().get(pos).copied())
                     .unwrap_or(0);
-                x.stats.bytes += 1;
+                x.stats.bytes = x.stats.bytes.wrapping_add(1);
                 l.write(io, Reg::Data, u32::from(byte));
                 l.write(io, Reg::Control, x.fsm.cntl);
             }
@@ -333,12 +336,12 @@ impl Bus {
             }
             Action::SendStop => {
                 if x.fsm.rc == Err(ENXIO) {
-                    x.stats.nacks += 1;
+                    x.stats.nacks = x.stats.nacks.wrapping_add(1);
                 }
                 self.stop(io, x);
             }
             Action::Reset(st2) => {
-                x.stats.errors += 1;
+                x.stats.errors = x.stats.errors.wrapping_add(1);
                 let addr = x.message(idx).map_or(0, |m| m.addr());
                 let what = if st2 == status::LOST_ARB {
                     "arbitration lost"
@@ -384,7 +387,7 @@ impl Bus {
 
     fn store(&self, x: &mut Xfer, pos: usize, byte: u8, grow: u8) {
         let idx = x.idx;
-        x.stats.bytes += 1;
+        x.stats.bytes = x.stats.bytes.wrapping_add(1);
         if let Some(m) = x.message(idx) {
             if grow > 0 {
                 // The state machine checked the length; this only fails for a message that
@@ -417,7 +420,7 @@ impl Bus {
         if !x.active {
             return false;
         }
-        x.stats.timeouts += 1;
+        x.stats.timeouts = x.stats.timeouts.wrapping_add(1);
         x.fsm.rc = Err(ETIMEDOUT);
         let state = x.fsm.state;
         if let Some(missed) = x.log.allow() {
@@ -451,7 +454,7 @@ impl Bus {
         }
         if self.done.wait_for_completion_timeout(timeout).is_ok() {
             let mut x = self.xfer.lock();
-            x.stats.timeouts += 1;
+            x.stats.timeouts = x.stats.timeouts.wrapping_add(1);
             x.fsm.rc = Err(ETIMEDOUT);
             return;
         }
@@ -503,7 +506,7 @@ impl Bus {
             x.idx = 0;
             x.active = true;
             x.recover = false;
-            x.stats.transfers += 1;
+            x.stats.transfers = x.stats.transfers.wrapping_add(1);
             let info = x.info(0).unwrap_or_default();
             let start = x.fsm.begin(&info, num == 1, atomic);
             self.cfg.layout.write(io, Reg::Control, start);
@@ -539,7 +542,7 @@ impl Bus {
         }
         let ok = adapter.recover_bus().is_ok();
         let mut x = self.xfer.lock();
-        x.stats.recoveries += 1;
+        x.stats.recoveries = x.stats.recoveries.wrapping_add(1);
         if !ok {
             if let Some(_missed) = x.log.allow() {
                 dev_warn!(adapter.device(), "bus recovery failed\n");
