@@ -21,6 +21,7 @@ root=$(mktemp -d "$CACHE/initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root,host,usr/bin,usr/sbin,lib/modules}
 cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 cp "$repo/tests/init" "$root/init"
 chmod +x "$root/init"
 echo "$arch" >"$root/etc/kt298-machine"
