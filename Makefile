@@ -55,3 +55,6 @@ fmtcheck:
 
 clean:
 	@bash $(S)/clean.sh
+
+vng: setup
+	@bash $(S)/vng.sh $(CMD)

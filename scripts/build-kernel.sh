@@ -14,7 +14,7 @@ arch=${1:?usage: build-kernel.sh x86_64|arm}
 
 case $arch in
 x86_64) karch=x86_64; frags=(x86_64 common debug vng); targets=(bzImage modules) ;;
-arm) karch=arm; frags=(arm common); targets=(zImage modules dtbs) ;;
+arm) karch=arm; frags=(arm common); targets=(zImage modules allwinner/sun8i-h3-orangepi-pc.dtb) ;;
 *) die "unknown ARCH $arch (x86_64 or arm)" ;;
 esac
 
@@ -48,5 +48,13 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kt298-config" 2>/dev/null)" != "$s
 	echo "$stamp" >"$out/.kt298-config"
 fi
 log "building $arch kernel in $out ($(kmake -s kernelversion))"
-kmake -j"$(($(nproc) + 1))" "${targets[@]}" >&2
+# Overlays need the base tree's symbols (-@); from the environment, so that
+# the kernel's own DTC_FLAGS still apply.
+DTC_FLAGS=-@ kmake -j"$(($(nproc) + 1))" "${targets[@]}" >&2
+if [ "$arch" = arm ]; then
+	dtbo=$out/kt298-orangepi-pc.dtbo
+	"$out/scripts/dtc/dtc" -q -@ -I dts -O dtb -o "$dtbo" "$repo/boards/orangepi-pc/kt298.dtso"
+	"$out/scripts/dtc/fdtoverlay" -i "$out/arch/arm/boot/dts/allwinner/sun8i-h3-orangepi-pc.dtb" \
+		-o "$out/kt298-orangepi-pc.dtb" "$dtbo"
+fi
 echo "$out"

@@ -21,5 +21,8 @@ else
 fi
 mo=$CACHE/mod/$arch-$(printf '%s\n%s' "$kdir" "$repo" | sha256sum | cut -c1-12)
 mkdir -p "$mo"
-make -s -C "$kdir" M="$repo" MO="$mo" ARCH="$arch" LLVM="$LLVM_SUFFIX" -j"$(($(nproc) + 1))" "$@" modules >&2
+# Clippy always, and warnings are errors: a warning fails every build until
+# it is fixed, not just the build that first printed it.
+make -s -C "$kdir" M="$repo" MO="$mo" ARCH="$arch" LLVM="$LLVM_SUFFIX" CLIPPY=1 RUSTFLAGS_MODULE=-Dwarnings \
+	-j"$(($(nproc) + 1))" "$@" modules >&2
 echo "$mo"

@@ -11,3 +11,16 @@ export PATH="$HOME/.cargo/bin:$PATH"
 log() { printf '[kt298] %s\n' "$*" >&2; }
 warn() { printf '[kt298] warning: %s\n' "$*" >&2; }
 die() { printf '[kt298] error: %s\n' "$*" >&2; exit 1; }
+
+# The host tools (tools/), built once into the cache.
+REPORT=$CACHE/cargo-target/release/kt298-report
+build_host_tools() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" &&
+		CARGO_TARGET_DIR=$CACHE/cargo-target cargo build --quiet --release --locked -p kt298-report) ||
+		die "building the host tools failed"
+}
+
+# Per-checkout directory for initramfs images and guest logs, so that several
+# checkouts (git worktrees) can run side by side.
+KT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN=$CACHE/run/$(printf '%s' "$KT_REPO" | sha256sum | cut -c1-12)

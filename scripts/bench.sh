@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh [MACHINE...]: boot each machine in bench mode; every tests/bench/*.sh
+# meant for it prints '@bench GROUP | MEASURE | OURS | UPSTREAM | UNIT' rows,
+# measured side by side in the same boot. Prints one table with the ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+machines=("$@")
+[ ${#machines[@]} -gt 0 ] || machines=(x86_64 arm)
+build_host_tools
+run=$RUN
+mkdir -p "$run"
+runs=()
+for m in "${machines[@]}"; do
+	kb=$("$here/build-kernel.sh" "$m")
+	mo=$("$here/build-modules.sh" "$m")
+	"$here/build-guest-tools.sh" "$m"
+	"$here/mkinitramfs.sh" "$m" "$kb" "$mo" "$run/$m.cpio.gz"
+	log "benchmarking on $m (log: $run/$m-bench.log)"
+	"$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" bench "$run/$m-bench.log"
+	grep -q '^@@kt298 exit' "$run/$m-bench.log" || die "the $m guest did not finish; see $run/$m-bench.log"
+	runs+=("$m=$run/$m-bench.log")
+done
+"$REPORT" bench "${runs[@]}"

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Splits a guest's serial log into the sections its /init framed.
+//!
+//! The guest prints `@@kt298 begin NAME`, the section's output, then
+//! `@@kt298 end rc=N`; `@@kt298 exit rc=N` last, just before powering off.
+//! Anything else on the console (the kernel's own messages, a panic) is kept
+//! as the raw log, where splats are looked for too.
+
+/// One framed section of guest output.
+#[derive(Debug, Default)]
+pub struct Section {
+    pub name: String,
+    pub text: String,
+    /// The exit status of the section's command; `None` if it never ended.
+    pub rc: Option<i32>,
+}
+
+/// A guest run's log.
+#[derive(Debug, Default)]
+pub struct Log {
+    pub sections: Vec<Section>,
+    /// The guest's final status; `None` if it never got there.
+    pub exit: Option<i32>,
+    /// Lines of the form `@@kt298 KEY VALUE` other than begin/end/exit.
+    pub notes: Vec<(String, String)>,
+    /// Everything outside sections.
+    pub raw: String,
+}
+
+pub fn split(text: &str) -> Log {
+    let mut log = Log::default();
+    let mut current: Option<Section> = None;
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        // A console line may carry kernel output before our marker.
+        let Some(at) = line.find("@@kt298 ") else {
+            match current.as_mut() {
+                Some(s) => {
+                    s.text.push_str(line);
+                    s.text.push('\n');
+                }
+                None => {
+                    log.raw.push_str(line);
+                    log.raw.push('\n');
+                }
+            }
+            continue;
+        };
+        let marker = &line[at + 8..];
+        let (key, value) = marker.split_once(' ').unwrap_or((marker, ""));
+        match key {
+            "begin" => {
+                if let Some(s) = current.take() {
+                    log.sections.push(s);
+                }
+                current = Some(Section {
+                    name: value.trim().to_string(),
+                    ..Default::default()
+                });
+            }
+            "end" => {
+                if let Some(mut s) = current.take() {
+                    s.rc = value
+                        .trim()
+                        .strip_prefix("rc=")
+                        .and_then(|v| v.parse().ok());
+                    log.sections.push(s);
+                }
+            }
+            "exit" => {
+                log.exit = value
+                    .trim()
+                    .strip_prefix("rc=")
+                    .and_then(|v| v.parse().ok())
+            }
+            _ => log.notes.push((key.to_string(), value.trim().to_string())),
+        }
+    }
+    if let Some(s) = current.take() {
+        log.sections.push(s);
+    }
+    log
+}
+
+/// Kernel log lines that mean something went wrong, whatever the tests said.
+const SPLATS: &[&str] = &[
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "Kernel panic",
+    "KASAN:",
+    "UBSAN:",
+    "kmemleak:",
+    "unreferenced object",
+    "possible circular locking",
+    "possible recursive locking",
+    "inconsistent lock state",
+    "INFO: task",
+    "blocked for more than",
+    "rcu_sched detected stall",
+    "rcu_preempt detected stall",
+    "detected stalls on CPUs",
+    "soft lockup",
+    "hard LOCKUP",
+    "general protection fault",
+    "Unable to handle kernel",
+    "Internal error:",
+    "ODEBUG:",
+    "list_add corruption",
+    "list_del corruption",
+    "refcount_t:",
+    "Call Trace:",
+];
+
+/// Lines that match a splat pattern but are known to be harmless.
+const BENIGN: &[&str] = &[
+    // The boot banner of the lock validator.
+    "Lock dependency validator",
+    "kmemleak: Kernel memory leak detector initialized",
+    "kmemleak: Automatic memory scanning thread",
+];
+
+/// Returns the lines of `text` that look like a kernel splat.
+pub fn splats(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| SPLATS.iter().any(|p| l.contains(p)))
+        .filter(|l| !BENIGN.iter().any(|p| l.contains(p)))
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_and_exit() {
+        let log = split(
+            "boot noise\n@@kt298 begin guest:a\nKTAP version 1\n@@kt298 end rc=3\n@@kt298 modules x y\n[  1.0] @@kt298 exit rc=0\n",
+        );
+        assert_eq!(log.sections.len(), 1);
+        assert_eq!(log.sections[0].name, "guest:a");
+        assert_eq!(log.sections[0].rc, Some(3));
+        assert_eq!(log.exit, Some(0));
+        assert_eq!(log.notes, vec![("modules".into(), "x y".into())]);
+        assert_eq!(log.raw, "boot noise\n");
+    }
+
+    #[test]
+    fn unfinished_section_has_no_rc() {
+        let log = split("@@kt298 begin guest:a\nok 1 x\n");
+        assert_eq!(log.sections[0].rc, None);
+        assert_eq!(log.exit, None);
+    }
+
+    #[test]
+    fn splat_lines() {
+        let s = splats("[ 0.1] Lock dependency validator: Copyright\nfine\n[ 2.0] BUG: KASAN: slab-use-after-free in x\n");
+        assert_eq!(
+            s,
+            vec!["[ 2.0] BUG: KASAN: slab-use-after-free in x".to_string()]
+        );
+    }
+}
