@@ -60,8 +60,8 @@ module! {
             description: "Time of the first request, in seconds since the epoch (0: the clock's own time)",
         },
         count: u32 {
-            default: 10,
-            description: "Number of timer ticks, each requesting base + tick",
+            default: 0,
+            description: "Number of timer ticks, each requesting base + tick (0: load and do nothing)",
         },
         period_us: u32 {
             default: 1000,
@@ -106,21 +106,31 @@ impl_has_hr_timer! {
     }
 }
 
-struct DeferredSetSample {
+/// A running sample: the clock's name, the ticker and its timer.
+struct Running {
     name: CString,
     ticker: Arc<Ticker>,
     handle: ArcHrTimerHandle<Ticker>,
 }
 
+/// The module: `None` when loaded idle. Dropping the `Running` stops it.
+struct DeferredSetSample {
+    _running: Option<Running>,
+}
+
 impl kernel::Module for DeferredSetSample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let count = *module_parameters::count.value();
+        if count == 0 {
+            pr_info!("idle: load with count=N (and rtc_index, base, period_us) to set a clock\n");
+            return Ok(Self { _running: None });
+        }
         let name = CString::try_from_fmt(fmt!("rtc{}", *module_parameters::rtc_index.value()))?;
         let set = rtc::DeferredSet::new(&name)?;
         let base = match *module_parameters::base.value() {
             0 => set.device().read_time()?.to_time64(),
             b => b,
         };
-        let count = (*module_parameters::count.value()).max(1);
         let period = Delta::from_micros((*module_parameters::period_us.value()).max(1).into());
         let ticker = Arc::pin_init(
             pin_init!(Ticker {
@@ -143,14 +153,16 @@ impl kernel::Module for DeferredSetSample {
             base
         );
         Ok(Self {
-            name,
-            ticker,
-            handle,
+            _running: Some(Running {
+                name,
+                ticker,
+                handle,
+            }),
         })
     }
 }
 
-impl Drop for DeferredSetSample {
+impl Drop for Running {
     fn drop(&mut self) {
         // Stop the timer first (waits for a running callback), then carry out the last request.
         self.handle.cancel();
