@@ -26,6 +26,7 @@ use crate::{
         VTABLE_DEFAULT_ERROR, //
     },
     ffi::{
+        c_char,
         c_int,
         c_long,
         c_uint,
@@ -543,6 +544,103 @@ impl<T: Ops> Adapter<T> {
     }
 }
 
+/// A boolean sysfs attribute of an RTC class device, shown as `on` or `off`.
+///
+/// Added with [`Builder::add_bool_attribute`]; writes accept what `kstrtobool()`
+/// accepts (`1`, `0`, `on`, `off`, `y`, `n`...). This is the shape of the
+/// `frequency_test` attribute of the C `rtc-ds1307` driver.
+pub struct BoolAttribute<T: Ops> {
+    /// The file name under `/sys/class/rtc/rtcN/`.
+    pub name: &'static CStr,
+    /// Returns the current value.
+    pub show: fn(&T, &device::Device<Bound>) -> Result<bool>,
+    /// Sets a new value.
+    pub store: fn(&T, &device::Device<Bound>, bool) -> Result,
+}
+
+/// The C structures behind one [`BoolAttribute`]: the attribute, a one-entry group, and the
+/// Rust callbacks. Heap-allocated, since the C structures point into it.
+struct BoolAttributeData<T: Ops> {
+    attr: bindings::device_attribute,
+    attrs: [*mut bindings::attribute; 2],
+    group: bindings::attribute_group,
+    ops: BoolAttribute<T>,
+}
+
+// SAFETY: The raw pointers only point into the structure itself or to static data, and the
+// structure is never accessed mutably after it is set up.
+unsafe impl<T: Ops> Send for BoolAttributeData<T> {}
+
+impl<T: Ops> BoolAttributeData<T> {
+    /// Finds the attribute's data and the RTC's driver data for a sysfs callback.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be the RTC class device and `attr` the `attr` field of a
+    /// `BoolAttributeData<T>` registered for it, during a sysfs callback.
+    unsafe fn get<'a>(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+    ) -> Result<(&'a Self, &'a T, &'a device::Device<Bound>)> {
+        // SAFETY: By the safety requirements `attr` is the `attr` field of a `Self`, which lives
+        // until the class device's sysfs files are removed.
+        let this = unsafe { &*crate::container_of!(attr, Self, attr) };
+        // SAFETY: `dev` is a valid class device; its parent is the bound device the RTC was
+        // registered under, and the sysfs files are removed when it is unregistered, before the
+        // driver data goes away.
+        let (data, parent) = unsafe { Adapter::<T>::data((*dev).parent) }?;
+        Ok((this, data, parent))
+    }
+
+    /// # Safety
+    ///
+    /// Called by sysfs with a `PAGE_SIZE` buffer; see [`Self::get`].
+    unsafe extern "C" fn show(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+        buf: *mut c_char,
+    ) -> isize {
+        // SAFETY: Called by sysfs for our attribute.
+        let res = unsafe { Self::get(dev, attr) }
+            .and_then(|(this, data, parent)| (this.ops.show)(data, parent));
+        match res {
+            Ok(on) => {
+                let text: &[u8] = if on { b"on\n" } else { b"off\n" };
+                // SAFETY: `buf` has room for `PAGE_SIZE` bytes.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len())
+                };
+                // CAST: a few bytes.
+                text.len() as isize
+            }
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by sysfs with a NUL-terminated buffer of `count` bytes; see [`Self::get`].
+    unsafe extern "C" fn store(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+        buf: *const c_char,
+        count: usize,
+    ) -> isize {
+        let mut on = false;
+        // SAFETY: `buf` is NUL-terminated; `on` is valid for writes.
+        let res = to_result(unsafe { bindings::kstrtobool(buf, &mut on) }).and_then(|()| {
+            // SAFETY: Called by sysfs for our attribute.
+            let (this, data, parent) = unsafe { Self::get(dev, attr) }?;
+            (this.ops.store)(data, parent, on)
+        });
+        match res {
+            // CAST: `count` is at most `PAGE_SIZE`.
+            Ok(()) => count as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+}
+
 /// An RTC class device (`struct rtc_device`).
 ///
 /// # Invariants
@@ -663,7 +761,7 @@ unsafe impl Sync for Opened {}
 /// # Examples
 ///
 /// ```
-/// use kernel::{device::{Bound, Device}, rtc, seq_print, ThisModule};
+/// use kernel::{device::{Bound, Device}, rtc, seq_print, sync::aref::ARef, ThisModule};
 ///
 /// struct Fixed(i64);
 ///
@@ -688,7 +786,8 @@ unsafe impl Sync for Opened {}
 /// ```
 pub struct Builder<'a, T: Ops> {
     rtc: NonNull<bindings::rtc_device>,
-    _p: PhantomData<(&'a device::Device<Bound>, T)>,
+    parent: &'a device::Device<Bound>,
+    _t: PhantomData<T>,
 }
 
 impl<'a, T: Ops> Builder<'a, T> {
@@ -696,7 +795,10 @@ impl<'a, T: Ops> Builder<'a, T> {
     ///
     /// Returns [`EBUSY`] if `parent` already has an RTC with the same [`Ops`] type, or the
     /// error of the allocation or of `data`'s initialiser.
-    pub fn new(parent: &'a device::Device<Bound>, data: impl PinInit<T, Error>) -> Result<Self> {
+    pub fn new<E>(parent: &'a device::Device<Bound>, data: impl PinInit<T, E>) -> Result<Self>
+    where
+        Error: From<E>,
+    {
         let dev = parent.as_raw();
         // SAFETY: `dev` is a valid bound device; `release` is only a key here.
         let found = unsafe {
@@ -743,7 +845,8 @@ impl<'a, T: Ops> Builder<'a, T> {
 
         Ok(Self {
             rtc,
-            _p: PhantomData,
+            parent,
+            _t: PhantomData,
         })
     }
 
@@ -778,6 +881,38 @@ impl<'a, T: Ops> Builder<'a, T> {
         } else {
             *word &= !(1 << (bit % BITS));
         }
+    }
+
+    /// Adds a boolean sysfs attribute to the class device.
+    ///
+    /// The attribute appears when the clock is registered and goes away when it is
+    /// unregistered. Returns an error if the allocation fails.
+    pub fn add_bool_attribute(&mut self, attribute: BoolAttribute<T>) -> Result {
+        let mut data = KBox::new(
+            BoolAttributeData {
+                attr: pin_init::zeroed(),
+                attrs: [core::ptr::null_mut(); 2],
+                group: pin_init::zeroed(),
+                ops: attribute,
+            },
+            GFP_KERNEL,
+        )?;
+        data.attr.attr.name = data.ops.name.as_char_ptr();
+        data.attr.attr.mode = 0o644;
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+        {
+            // What `sysfs_attr_init()` does for a dynamically allocated attribute.
+            data.attr.attr.key = crate::static_lock_class!().as_ptr();
+        }
+        data.attr.__bindgen_anon_1.show = Some(BoolAttributeData::<T>::show);
+        data.attr.__bindgen_anon_2.store = Some(BoolAttributeData::<T>::store);
+        data.attrs[0] = &raw mut data.attr.attr;
+        data.group.__bindgen_anon_2.attrs = data.attrs.as_mut_ptr();
+        // SAFETY: The device is not registered yet. `data` is heap-allocated, so the pointers
+        // into it stay valid when the box moves; it is kept until the parent is unbound, after
+        // the RTC (registered later) and its sysfs files are gone.
+        to_result(unsafe { bindings::rtc_add_group(self.rtc.as_ptr(), &data.group) })?;
+        crate::devres::register(self.parent, data, GFP_KERNEL)
     }
 
     /// Registers the clock with the RTC core; `module` is the driver's module.
