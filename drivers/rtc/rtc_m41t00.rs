@@ -15,8 +15,8 @@
 //!   and `RTC_VL_READ` reports `RTC_VL_DATA_INVALID`; setting the time, one
 //!   block write, restarts the oscillator.
 //! - Calibration through the RTC offset interface (control register bits 5:0,
-//!   -2.034 ppm and +4.068 ppm steps), shown in `/proc/driver/rtc` with the
-//!   frequency-test bit.
+//!   -2.034 ppm and +4.068 ppm steps), and the frequency test output (FT) in
+//!   the `frequency_test` attribute, as in the C driver.
 //!
 //! Blocks move as plain I2C transfers, or as SMBus I2C block commands on
 //! adapters without plain I2C (such as `i2c-stub`).
@@ -74,6 +74,12 @@ impl i2c::Driver for M41t00Driver {
         // There is no interrupt line: updates and alarms are not supported.
         rtc.set_feature(rtc::Feature::UpdateInterrupt, false);
         rtc.set_feature(rtc::Feature::Alarm, false);
+        // Like the C driver: /sys/class/rtc/rtcN/frequency_test, "on" or "off".
+        rtc.add_bool_attribute(rtc::BoolAttribute {
+            name: c"frequency_test",
+            show: chip::Chip::frequency_test,
+            store: chip::Chip::set_frequency_test,
+        })?;
         let rtc = rtc.register(&THIS_MODULE)?;
 
         dev_info!(

@@ -151,6 +151,20 @@ for off in 4068 -6102 0; do
 done
 t_check_fails "offset out of range refused" sh -c "echo 200000 > /sys/class/rtc/$rtc/offset"
 
+# The frequency test bit (FT, control bit 6), as in the C driver.
+ft=/sys/class/rtc/$rtc/frequency_test
+t_eq "frequency_test starts off" off "$(cat $ft)"
+t_check "frequency_test can be written" sh -c "echo on > $ft"
+if [ "$machine" = arm ]; then
+	t_eq "frequency_test reads off again (QEMU's DS1338 drops FT)" off "$(cat $ft)"
+else
+	t_eq "frequency_test reads on" on "$(cat $ft)"
+	t_eq "FT is control bit 6" 0x40 "$(printf '0x%02x' $(($(i2cget -f -y "$bus" $addr 7) & 0x40)))"
+	echo 0 >$ft
+	t_eq "frequency_test reads off after 0" off "$(cat $ft)"
+fi
+t_check_fails "frequency_test refuses junk" sh -c "echo maybe > $ft"
+
 # Deferred set from a hard-interrupt hrtimer: 10 requests 1 ms apart coalesce.
 n=${rtc#rtc}
 if modprobe rtc_deferred_set rtc_index="$n" base=1893456000 count=10 period_us=1000; then

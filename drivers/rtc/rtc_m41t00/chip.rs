@@ -175,6 +175,17 @@ impl Chip {
         self.bus
             .write(Self::client(parent)?, regs::REG_CTRL, &[ctrl])
     }
+
+    /// Returns whether the frequency test output (FT: 512 Hz on the FT/OUT pin) is on.
+    pub(crate) fn frequency_test(&self, parent: &Device<Bound>) -> Result<bool> {
+        Ok(self.read_ctrl(parent)? & regs::CTRL_FT != 0)
+    }
+
+    /// Turns the frequency test output on or off.
+    pub(crate) fn set_frequency_test(&self, parent: &Device<Bound>, on: bool) -> Result {
+        let ctrl = self.read_ctrl(parent)? & !regs::CTRL_FT;
+        self.write_ctrl(parent, if on { ctrl | regs::CTRL_FT } else { ctrl })
+    }
 }
 
 #[vtable]
