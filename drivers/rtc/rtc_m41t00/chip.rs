@@ -78,6 +78,24 @@ impl Bus {
         }
     }
 
+    /// Reads the seven time registers and then the seconds register again, in one transfer
+    /// of four messages joined by repeated starts (for [`regs::read_checked`]).
+    ///
+    /// Only for [`Bus::I2c`].
+    pub(crate) fn read_time_checked(
+        client: &I2cClient<Bound>,
+        buf: &mut [u8; regs::TIME_REGS + 1],
+    ) -> Result {
+        let addr = [0u8];
+        let (time, sec) = buf.split_at_mut(regs::TIME_REGS);
+        client.transfer(&mut [
+            Message::write(&addr)?,
+            Message::read(time)?,
+            Message::write(&addr)?,
+            Message::read(sec)?,
+        ])
+    }
+
     /// Writes `data` to the registers from `reg` on in one bus transaction.
     pub(crate) fn write(self, client: &I2cClient<Bound>, reg: u8, data: &[u8]) -> Result {
         match self {
@@ -103,22 +121,25 @@ pub(crate) struct Chip {
     pub(crate) century: bool,
     /// How blocks move on this client's adapter.
     pub(crate) bus: Bus,
+    /// Compare two whole block reads even where one checked transfer would do.
+    pub(crate) double_read: bool,
     /// When the last "reads disagree" error was printed.
     #[pin]
     last_error: SpinLock<Option<Instant<Monotonic>>>,
     /// Whether "oscillator stopped" has been reported since the last set.
     stop_reported: Atomic<i32>,
-    /// Bulk reads done by `read_time` (for the benchmark's transaction count).
+    /// Bus transfers done by `read_time` (for the benchmark's transaction count).
     reads: Atomic<i64>,
     /// Calls of `read_time`.
     read_calls: Atomic<i64>,
 }
 
 impl Chip {
-    pub(crate) fn new(century: bool, bus: Bus) -> impl PinInit<Self, Error> {
+    pub(crate) fn new(century: bool, bus: Bus, double_read: bool) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             century,
             bus,
+            double_read,
             last_error <- new_spinlock!(None, "m41t00::Chip::last_error"),
             stop_reported: Atomic::new(0),
             reads: Atomic::new(0),
@@ -146,7 +167,11 @@ impl Chip {
     /// Reads the time registers consistently.
     fn read_regs(&self, parent: &Device<Bound>) -> Result<[u8; regs::TIME_REGS]> {
         let client = Self::client(parent)?;
-        let res = regs::read_consistent(|buf| self.bus.read(client, 0, buf));
+        let res = if self.bus == Bus::I2c && !self.double_read {
+            regs::read_checked(|buf| Bus::read_time_checked(client, buf))
+        } else {
+            regs::read_consistent(|buf| self.bus.read(client, 0, buf))
+        };
         self.read_calls.add(1, Relaxed);
         match res {
             Ok((regs, n)) => {
@@ -250,6 +275,7 @@ impl rtc::Ops for Chip {
         let (reads, calls) = (self.reads.load(Relaxed), self.read_calls.load(Relaxed));
         seq_print!(m, "century bits\t: {}\n", century);
         seq_print!(m, "bus\t\t: {:?}\n", self.bus);
+        seq_print!(m, "double read\t: {}\n", yes_no(self.double_read));
         seq_print!(m, "calibration\t: {} ppb\n", offset);
         seq_print!(m, "frequency test\t: {}\n", ft);
         seq_print!(m, "out\t\t: {}\n", out);

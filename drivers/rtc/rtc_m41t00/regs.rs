@@ -146,6 +146,31 @@ pub(crate) fn read_consistent(
     Err(EIO)
 }
 
+/// Reads the time registers with `read` until a read is known not to be torn.
+///
+/// Each call of `read` fills the seven time registers and then, in the same
+/// bus transfer, the seconds register once more. The clock's registers only
+/// change on a seconds tick, which always changes the seconds register, so if
+/// both reads of the seconds register agree, no tick happened while the other
+/// registers were read. That is the guarantee of [`read_consistent`] for one
+/// transfer instead of two. Returns the registers and the number of reads,
+/// [`EIO`] after [`MAX_READS`] reads that all saw a tick, or the first error
+/// of `read`.
+pub(crate) fn read_checked(
+    mut read: impl FnMut(&mut [u8; TIME_REGS + 1]) -> Result,
+) -> Result<([u8; TIME_REGS], u32)> {
+    for n in 1..=MAX_READS {
+        let mut buf = [0u8; TIME_REGS + 1];
+        read(&mut buf)?;
+        if buf[TIME_REGS] == buf[REG_SEC] {
+            let mut regs = [0u8; TIME_REGS];
+            regs.copy_from_slice(&buf[..TIME_REGS]);
+            return Ok((regs, n));
+        }
+    }
+    Err(EIO)
+}
+
 /// Returns the calibration offset in ppb set by the control register `ctrl`.
 pub(crate) fn offset_from_ctrl(ctrl: u8) -> i64 {
     let steps = i64::from(ctrl & CTRL_CALIB);
@@ -374,6 +399,79 @@ mod tests {
             Some(ENXIO)
         );
         assert_eq!(n, 2);
+        Ok(())
+    }
+
+    /// Returns `regs` followed by `sec`, as one checked read returns them.
+    fn checked(regs: [u8; 7], sec: u8) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..7].copy_from_slice(&regs);
+        b[7] = sec;
+        b
+    }
+
+    /// Returns a checked reader that plays `script` and counts the reads.
+    fn scripted8<'a>(
+        script: &'a [Result<[u8; 8]>],
+        reads: &'a mut usize,
+    ) -> impl FnMut(&mut [u8; 8]) -> Result + 'a {
+        move |buf| {
+            let r = script.get(*reads).ok_or(EPIPE)?;
+            *reads += 1;
+            *buf = (*r)?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn checked_read_takes_one_transfer() -> Result {
+        let a = regs_of(2026, 11, 28, 17, 50, 35, false)?;
+        let script = [Ok(checked(a, a[REG_SEC]))];
+        let mut n = 0;
+        assert_eq!(read_checked(scripted8(&script, &mut n))?, (a, 1));
+        Ok(())
+    }
+
+    #[test]
+    fn checked_read_retries_after_a_tick() -> Result {
+        // Torn across the year wrap: seconds 59, the rest already 2100; the second seconds
+        // read shows the tick, so the read is retried.
+        let before = regs_of(2099, 12, 31, 23, 59, 59, true)?;
+        let after = regs_of(2100, 1, 1, 0, 0, 0, true)?;
+        let mut torn = after;
+        torn[REG_SEC] = before[REG_SEC];
+        let script = [
+            Ok(checked(torn, after[REG_SEC])),
+            Ok(checked(after, after[REG_SEC])),
+        ];
+        let mut n = 0;
+        let (regs, reads) = read_checked(scripted8(&script, &mut n))?;
+        assert_eq!(reads, 2);
+        assert_eq!(decode(&regs, true)?, Time::new(2100, 1, 1, 0, 0, 0)?);
+        // ST counts as part of the seconds register: a stop between the reads is a change.
+        let a = regs_of(2026, 1, 1, 0, 0, 0, false)?;
+        let script = [Ok(checked(a, SEC_ST)), Ok(checked(a, 0))];
+        let mut n = 0;
+        assert_eq!(read_checked(scripted8(&script, &mut n))?, (a, 2));
+        Ok(())
+    }
+
+    #[test]
+    fn checked_read_gives_up_with_eio() -> Result {
+        let a = regs_of(2026, 1, 1, 0, 0, 0, false)?;
+        let mut script = KVec::new();
+        for _ in 0..MAX_READS + 2 {
+            script.push(Ok(checked(a, 0x01)), GFP_KERNEL)?;
+        }
+        let mut n = 0;
+        assert_eq!(read_checked(scripted8(&script, &mut n)).err(), Some(EIO));
+        assert_eq!(n, MAX_READS as usize);
+        let script = [Err(ETIMEDOUT)];
+        let mut n = 0;
+        assert_eq!(
+            read_checked(scripted8(&script, &mut n)).err(),
+            Some(ETIMEDOUT)
+        );
         Ok(())
     }
 
