@@ -22,7 +22,10 @@ struct Selftest;
 impl kernel::Module for Selftest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // 0x59 is 59 in BCD: a real call into the grafted kernel crate.
-        pr_info!("kt298 selftest loaded (bcd 0x59 = {})\n", bcd::to_bin(0x59)?);
+        pr_info!(
+            "kt298 selftest loaded (bcd 0x59 = {})\n",
+            bcd::to_bin(0x59)?
+        );
         Ok(Selftest)
     }
 }
@@ -30,6 +33,7 @@ impl kernel::Module for Selftest {
 #[kunit_tests(kt298_selftest)]
 mod tests {
     use kernel::bcd;
+    use kernel::prelude::*;
 
     #[test]
     fn bcd_round_trip_whole_range() -> Result {

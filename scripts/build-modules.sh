@@ -8,6 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+kt_lock "$(basename "$(kt_tree "${KSRC:-$CACHE/src/linux}")")"
 repo=$(cd "$here/.." && pwd)
 arch=${1:?usage: build-modules.sh x86_64|arm [make args]}
 shift

@@ -20,11 +20,7 @@ ksrc=${KSRC:-$CACHE/src/linux}
 ksrc=$(cd "$ksrc" && pwd)
 [ -f "$ksrc/.config" ] && die "$ksrc has a .config: builds here are out of tree (O=), so run 'make mrproper' there first"
 
-# One grafted tree per (source, checkout) pair, so that several checkouts of
-# the suite (git worktrees) can build side by side.
-name=$(printf '%s\n%s' "$ksrc" "$repo" | sha256sum | cut -c1-12)
-tree=$CACHE/tree/$name
-mkdir -p "$CACHE/tree"
+tree=$(kt_tree "$ksrc")
 
 # Files we add (everything under rust/ except the patches) and the patches.
 mapfile -t files < <(cd "$repo" && find rust -type f ! -path 'rust/patches/*' | LC_ALL=C sort)

@@ -24,3 +24,26 @@ build_host_tools() {
 # checkouts (git worktrees) can run side by side.
 KT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN=$CACHE/run/$(printf '%s' "$KT_REPO" | sha256sum | cut -c1-12)
+
+# kt_tree KSRC: the grafted tree for KSRC and this checkout. Clones share one
+# tree per source (so CI's fresh clones build incrementally); linked git
+# worktrees get their own, so they can build side by side. A tree that is a
+# symbolic link is resolved: the kernel's build records real paths.
+kt_tree() {
+	local key
+	key=$(cd "$1" 2>/dev/null && pwd || echo "$1")
+	[ -f "$KT_REPO/.git" ] && key="$key
+$KT_REPO"
+	local tree=$CACHE/tree/$(printf '%s' "$key" | sha256sum | cut -c1-12)
+	mkdir -p "$CACHE/tree"
+	[ -L "$tree" ] && tree=$(readlink -f "$tree")
+	echo "$tree"
+}
+
+# kt_lock NAME: hold an exclusive lock on NAME (in the cache) until the
+# script exits, so two checkouts sharing a tree don't build it at once.
+kt_lock() {
+	mkdir -p "$CACHE/locks"
+	exec 9>"$CACHE/locks/$1"
+	flock 9
+}

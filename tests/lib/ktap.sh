@@ -11,7 +11,7 @@
 #   t_done                                       # the plan; required
 #
 # A script that dies before t_done has no plan, and the host counts it as
-# failed. Diagnostics go to stdout as '# ' lines, which KTAP allows anywhere.
+# failed. Diagnostics go to stdout as '# ' lines just before the result.
 
 _t_n=0
 _t_failed=0
@@ -25,8 +25,9 @@ t_ok() {
 t_fail() {
 	_t_n=$((_t_n + 1))
 	_t_failed=$((_t_failed + 1))
-	echo "not ok $_t_n $1"
+	# Diagnostics come before the result line, as KUnit prints them.
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
+	echo "not ok $_t_n $1"
 	return 0
 }
 

@@ -121,13 +121,61 @@ const BENIGN: &[&str] = &[
     "kmemleak: Automatic memory scanning thread",
 ];
 
-/// Returns the lines of `text` that look like a kernel splat.
-pub fn splats(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| SPLATS.iter().any(|p| l.contains(p)))
-        .filter(|l| !BENIGN.iter().any(|p| l.contains(p)))
-        .map(|l| l.trim_end_matches('\r').to_string())
-        .collect()
+/// Splats of the upstream kernel, not of this suite, that a run may show.
+/// Each is matched anywhere in a splat's report and says why it is known.
+pub const KNOWN_UPSTREAM: &[(&str, &str)] = &[(
+    "rust_doctest_kernel_time_hrtimer_rs",
+    "Linux 7.2's kernel::time::hrtimer doc examples put timers on the stack \
+     without debug-object annotation (ODEBUG warning under DEBUG_OBJECTS_TIMERS)",
+)];
+
+/// One splat: its report, from the first matching line to the end of the
+/// trace, and the reason it is a known upstream issue, if it is one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Splat {
+    pub lines: Vec<String>,
+    pub known: Option<&'static str>,
+}
+
+fn is_splat(line: &str) -> bool {
+    SPLATS.iter().any(|p| line.contains(p)) && !BENIGN.iter().any(|p| line.contains(p))
+}
+
+/// Returns the splats in `text`: each starts at a line that looks like one
+/// and runs to the trace's `---[ end trace` line (at most 100 lines).
+pub fn splats(text: &str) -> Vec<Splat> {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !is_splat(lines[i]) {
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end + 1 < lines.len() && end - i < 100 && !lines[end].contains("---[ end trace") {
+            end += 1;
+        }
+        if !lines[i..=end].iter().any(|l| l.contains("---[ end trace")) {
+            // No trace follows: the splat is this line alone.
+            end = i;
+        }
+        let block = &lines[i..=end];
+        let known = KNOWN_UPSTREAM
+            .iter()
+            .find(|(sig, _)| block.iter().any(|l| l.contains(sig)))
+            .map(|(_, why)| *why);
+        out.push(Splat {
+            lines: block
+                .iter()
+                .filter(|l| is_splat(l))
+                .map(|l| l.to_string())
+                .collect(),
+            known,
+        });
+        i = end + 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -156,10 +204,26 @@ mod tests {
 
     #[test]
     fn splat_lines() {
-        let s = splats("[ 0.1] Lock dependency validator: Copyright\nfine\n[ 2.0] BUG: KASAN: slab-use-after-free in x\n");
+        let s = splats(
+            "[ 0.1] Lock dependency validator: Copyright\nfine\n[ 2.0] BUG: KASAN: slab-use-after-free in x\n",
+        );
         assert_eq!(
             s,
-            vec!["[ 2.0] BUG: KASAN: slab-use-after-free in x".to_string()]
+            vec![Splat {
+                lines: vec!["[ 2.0] BUG: KASAN: slab-use-after-free in x".to_string()],
+                known: None
+            }]
         );
+    }
+
+    #[test]
+    fn known_upstream_splat_is_one_block() {
+        let s = splats(
+            "ODEBUG: object 1 is on stack 2, but NOT annotated.\n[ cut here ]\nWARNING: lib/debugobjects.c:672\nCall Trace:\n ? _RNvXs1_rust_doctest_kernel_time_hrtimer_rs_04main+0x2d\n---[ end trace 0 ]---\nWARNING: ours\n",
+        );
+        assert_eq!(s.len(), 2);
+        assert!(s[0].known.is_some());
+        assert_eq!(s[0].lines.len(), 3);
+        assert_eq!(s[1].known, None);
     }
 }
