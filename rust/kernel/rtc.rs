@@ -268,10 +268,14 @@ impl Time {
         self.0.tm_wday as u32
     }
 
-    /// Returns the day of the year, 0-365.
+    /// Returns the day of the year, 0 (January 1) to 365.
     pub fn year_day(&self) -> u32 {
-        // CAST: by the type invariant the day of the year is 0-365.
-        self.0.tm_yday as u32
+        // Computed here rather than read from `tm_yday`, which `rtc_time64_to_tm()` counts
+        // from 1.
+        // SAFETY: `rtc_year_days` only computes; by the type invariant the fields are in range.
+        let yday = unsafe { bindings::rtc_year_days(self.day(), self.month() - 1, self.year()) };
+        // CAST: by the type invariant the result is 0-365.
+        yday as u32
     }
 }
 
