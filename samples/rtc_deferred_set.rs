@@ -106,6 +106,11 @@ impl_has_hr_timer! {
     }
 }
 
+/// Returns `secs` as a `u32` for printing (seconds since the epoch fit until 2106), or 0.
+fn secs32(secs: i64) -> u32 {
+    u32::try_from(secs).unwrap_or(0)
+}
+
 /// A running sample: the clock's name, the ticker and its timer.
 struct Running {
     name: CString,
@@ -145,12 +150,13 @@ impl kernel::Module for DeferredSetSample {
             GFP_KERNEL,
         )?;
         let handle = ticker.clone().start(period);
+        // 64-bit integers are not formatted: 32-bit ARM's `core::fmt` cannot divide them.
         pr_info!(
             "{}: {} ticks every {} us from {}\n",
             name.to_str()?,
             count,
-            period.as_micros_ceil(),
-            base
+            *module_parameters::period_us.value(),
+            secs32(base)
         );
         Ok(Self {
             _running: Some(Running {
@@ -173,7 +179,7 @@ impl Drop for Running {
             self.name.to_str().unwrap_or("rtc?"),
             fired,
             self.ticker.queued.load(Relaxed),
-            self.ticker.base + i64::from(fired) - 1,
+            secs32(self.ticker.base + i64::from(fired) - 1),
             self.ticker.set.last_result()
         );
     }

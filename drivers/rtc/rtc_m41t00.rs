@@ -6,11 +6,12 @@
 //! the 2005 `drivers/i2c/chips/m41t00.c`), with what both lack:
 //!
 //! - Consistent reads: the chip has no register freeze, so one block read can
-//!   tear across a seconds tick. On plain I2C one transfer reads the seven time
-//!   registers and then the seconds register again: equal seconds prove that no
-//!   tick came in between. On SMBus-only adapters (or with `double_read=1`) the
-//!   block is read twice, and again until two consecutive reads agree. Either
-//!   way at most ten tries, then `EIO` with a rate-limited message.
+//!   tear across a seconds tick. The block is read twice, and again until two
+//!   consecutive reads agree. With `checked_read=1`, on plain I2C, one transfer
+//!   reads the seven time registers and then the seconds register again instead:
+//!   equal seconds prove that no tick came in between (experimental: on the
+//!   emulated board the second read of that transfer does not come back).
+//!   Either way at most ten tries, then `EIO` with a rate-limited message.
 //! - Century bits: with the `st,century-bits` device-tree property or the
 //!   `century=1` parameter, CEB/CB (hours bits 7 and 6) keep the century and the
 //!   range is 2000-2199; otherwise the bits are ignored and the range 2000-2099.
@@ -71,7 +72,7 @@ impl i2c::Driver for M41t00Driver {
                 .is_some_and(|f| f.property_read_bool(c"st,century-bits"));
         let bus = chip::Bus::for_client(client)?;
 
-        let double_read = *module_parameters::double_read.value() != 0;
+        let double_read = *module_parameters::checked_read.value() == 0;
         let mut rtc = rtc::Builder::new(dev, chip::Chip::new(century, bus, double_read))?;
         let (min, max) = regs::range(century);
         rtc.set_range(min, max);
@@ -108,9 +109,9 @@ kernel::module_i2c_driver! {
             default: 0,
             description: "1: keep the century in the CEB/CB bits (years 2000-2199)",
         },
-        double_read: u8 {
+        checked_read: u8 {
             default: 0,
-            description: "1: read the time as two whole blocks that must agree, even on plain I2C",
+            description: "1: on plain I2C, one transfer re-reading the seconds instead of two block reads",
         },
     },
 }

@@ -44,10 +44,10 @@ sleep 1
 set -- $(measure)
 ours_us=$1 ours_irq=$2
 rmmod rtc_m41t00
-modprobe rtc_m41t00 double_read=1
+modprobe rtc_m41t00 checked_read=1
 sleep 1
 set -- $(measure)
-dbl_us=$1 dbl_irq=$2
+chk_us=$1 chk_irq=$2
 rmmod rtc_m41t00
 
 modprobe rtc-ds1307
@@ -57,7 +57,7 @@ sleep 1
 set -- $(measure)
 c_us=$1 c_irq=$2
 
-echo "@bench rtc-m41t00 | us per RTC_RD_TIME (checked transfer) | $ours_us | $c_us | us"
-echo "@bench rtc-m41t00 | interrupts per read (checked transfer) | $ours_irq | $c_irq | irq"
-echo "@bench rtc-m41t00 | us per RTC_RD_TIME (double_read=1) | $dbl_us | $c_us | us"
-echo "@bench rtc-m41t00 | interrupts per read (double_read=1) | $dbl_irq | $c_irq | irq"
+echo "@bench rtc-m41t00 | us per RTC_RD_TIME (two block reads) | $ours_us | $c_us | us"
+echo "@bench rtc-m41t00 | interrupts per read (two block reads) | $ours_irq | $c_irq | irq"
+echo "@bench rtc-m41t00 | us per RTC_RD_TIME (checked_read=1) | $chk_us | $c_us | us"
+echo "@bench rtc-m41t00 | interrupts per read (checked_read=1) | $chk_irq | $c_irq | irq"

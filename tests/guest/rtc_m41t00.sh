@@ -152,8 +152,11 @@ else
 fi
 [ $have_tool = 1 ] || t_skip "RTC_RD_TIME loops and RTC_VL_READ" "kt298-rtc (tools/kt298-rtc) is not in the guest"
 
-# Calibration: +4.068 ppm and -6.102 ppm survive on both models.
-for off in 4068 -6102 0; do
+# Calibration. QEMU's DS1338 keeps control bits 0, 1, 4 and 7 only (bit 5 is
+# its OSF, which can only be cleared), so the arm model takes no positive offset.
+offsets="4068 -6102 0"
+[ "$machine" = arm ] && offsets="-2034 -6102 0"
+for off in $offsets; do
 	echo $off >"/sys/class/rtc/$rtc/offset"
 	t_eq "offset $off ppb reads back" $off "$(cat /sys/class/rtc/$rtc/offset)"
 done
@@ -194,7 +197,10 @@ hwclock -w -u -f "/dev/$rtc"
 
 # Unbind/bind and module reload with a reader running.
 client=$bus-0068
-(while :; do cat /sys/class/rtc/rtc*/since_epoch >/dev/null 2>&1; done) &
+# The reader uses /dev/rtcN, not sysfs: the RTC core unregisters with its
+# ops_lock held while sysfs drains active readers, and a sysfs reader blocked
+# on ops_lock then deadlocks unbind (seen: rmmod hung in kernfs_drain).
+(while :; do for d in /dev/rtc*; do hwclock -r -u -f "$d" >/dev/null 2>&1; done; done) &
 reader=$!
 ok=1
 for i in 1 2 3 4 5; do

@@ -121,17 +121,17 @@ pub(crate) struct Chip {
     pub(crate) century: bool,
     /// How blocks move on this client's adapter.
     pub(crate) bus: Bus,
-    /// Compare two whole block reads even where one checked transfer would do.
+    /// Compare two whole block reads (the default) rather than one checked transfer.
     pub(crate) double_read: bool,
     /// When the last "reads disagree" error was printed.
     #[pin]
     last_error: SpinLock<Option<Instant<Monotonic>>>,
     /// Whether "oscillator stopped" has been reported since the last set.
     stop_reported: Atomic<i32>,
-    /// Bus transfers done by `read_time` (for the benchmark's transaction count).
-    reads: Atomic<i64>,
-    /// Calls of `read_time`.
-    read_calls: Atomic<i64>,
+    /// Bus transfers done by `read_time` (for the benchmark's transaction count; wraps).
+    reads: Atomic<u32>,
+    /// Calls of `read_time` (wraps).
+    read_calls: Atomic<u32>,
 }
 
 impl Chip {
@@ -175,7 +175,7 @@ impl Chip {
         self.read_calls.add(1, Relaxed);
         match res {
             Ok((regs, n)) => {
-                self.reads.add(i64::from(n), Relaxed);
+                self.reads.add(n, Relaxed);
                 Ok(regs)
             }
             Err(e) => {
@@ -271,7 +271,9 @@ impl rtc::Ops for Chip {
         let century = yes_no(self.century);
         let ft = yes_no(ctrl & regs::CTRL_FT != 0);
         let out = u8::from(ctrl & regs::CTRL_OUT != 0);
-        let offset = regs::offset_from_ctrl(ctrl);
+        // An `i32` (the offset is at most 126108 ppb): 32-bit ARM's `core::fmt` cannot print
+        // 64-bit integers.
+        let offset = i32::try_from(regs::offset_from_ctrl(ctrl)).unwrap_or(0);
         let (reads, calls) = (self.reads.load(Relaxed), self.read_calls.load(Relaxed));
         seq_print!(m, "century bits\t: {}\n", century);
         seq_print!(m, "bus\t\t: {:?}\n", self.bus);
