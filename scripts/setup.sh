@@ -20,7 +20,7 @@ need_root() {
 }
 
 APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
-	libssl-dev cpio kmod rsync xz-utils busybox-static gcc-arm-linux-gnueabihf
+	libssl-dev cpio kmod rsync xz-utils busybox-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 	python3-pip python3-venv)
 BPO_PKGS=(qemu-system-x86 qemu-system-arm)
 

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Transfers to and from an I2C client device.
+//!
+//! C header: [`include/linux/i2c.h`](srctree/include/linux/i2c.h)
+//!
+//! A bound [`I2cClient`] can run plain I2C transfers of several messages
+//! (`i2c_transfer()`, one START ... STOP with repeated starts between the
+//! messages) and the SMBus commands (`i2c_smbus_*()`), which the I2C core
+//! emulates with I2C messages on adapters that only do plain I2C.
+//! [`I2cClient::check_functionality`] says which of them the adapter supports.
+//!
+//! Every call sleeps and returns the adapter's error, for example [`ENXIO`]
+//! when the device does not acknowledge its address.
+
+use super::I2cClient;
+use crate::{
+    bindings,
+    device::Bound,
+    error::to_result,
+    prelude::*, //
+};
+use core::marker::PhantomData;
+
+/// The largest SMBus block, in bytes (`I2C_SMBUS_BLOCK_MAX`).
+pub const SMBUS_BLOCK_MAX: usize = bindings::I2C_SMBUS_BLOCK_MAX as usize;
+
+/// What an adapter can do, as returned by [`I2cClient::functionality`] (`I2C_FUNC_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Functionality(u32);
+
+impl Functionality {
+    /// Plain I2C messages ([`I2cClient::transfer`]).
+    pub const I2C: Self = Self(bindings::I2C_FUNC_I2C);
+    /// 10-bit addresses.
+    pub const TEN_BIT_ADDR: Self = Self(bindings::I2C_FUNC_10BIT_ADDR);
+    /// Messages without a repeated start.
+    pub const NOSTART: Self = Self(bindings::I2C_FUNC_NOSTART);
+    /// SMBus receive and send byte.
+    pub const SMBUS_BYTE: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE);
+    /// SMBus read and write byte data.
+    pub const SMBUS_BYTE_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE_DATA);
+    /// SMBus read and write word data.
+    pub const SMBUS_WORD_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_WORD_DATA);
+    /// SMBus block read and write.
+    pub const SMBUS_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BLOCK_DATA);
+    /// I2C block read and write (SMBus-style commands without a length byte).
+    pub const SMBUS_I2C_BLOCK: Self = Self(bindings::I2C_FUNC_SMBUS_I2C_BLOCK);
+
+    /// Returns the raw `I2C_FUNC_*` bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Returns whether every bit of `other` is also in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Functionality {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+/// One message of an I2C transfer (`struct i2c_msg`).
+///
+/// The address is filled in from the client by [`I2cClient::transfer`].
+///
+/// # Invariants
+///
+/// `buf` and `len` describe a buffer that is borrowed for `'a`, mutably when
+/// `I2C_M_RD` is set in `flags`.
+#[repr(transparent)]
+pub struct Message<'a>(bindings::i2c_msg, PhantomData<&'a mut [u8]>);
+
+impl<'a> Message<'a> {
+    /// A message writing `data` to the device.
+    ///
+    /// Returns [`EINVAL`] if `data` is longer than 65535 bytes.
+    pub fn write(data: &'a [u8]) -> Result<Self> {
+        // INVARIANT: `data` is borrowed for `'a` and the message does not read from the device.
+        Ok(Self(
+            bindings::i2c_msg {
+                addr: 0,
+                flags: 0,
+                len: u16::try_from(data.len()).map_err(|_| EINVAL)?,
+                // CAST: the I2C core does not write to the buffer of a write message.
+                buf: data.as_ptr().cast_mut(),
+            },
+            PhantomData,
+        ))
+    }
+
+    /// A message reading `buf.len()` bytes from the device into `buf`.
+    ///
+    /// Returns [`EINVAL`] if `buf` is longer than 65535 bytes.
+    pub fn read(buf: &'a mut [u8]) -> Result<Self> {
+        // INVARIANT: `buf` is borrowed mutably for `'a`.
+        Ok(Self(
+            bindings::i2c_msg {
+                addr: 0,
+                // CAST: `I2C_M_RD` fits in the 16-bit flags.
+                flags: bindings::I2C_M_RD as u16,
+                len: u16::try_from(buf.len()).map_err(|_| EINVAL)?,
+                buf: buf.as_mut_ptr(),
+            },
+            PhantomData,
+        ))
+    }
+
+    /// Returns whether this message reads from the device.
+    pub fn is_read(&self) -> bool {
+        u32::from(self.0.flags) & bindings::I2C_M_RD != 0
+    }
+
+    /// Returns the length of the message's buffer.
+    pub fn len(&self) -> usize {
+        self.0.len.into()
+    }
+
+    /// Returns whether the message's buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+}
+
+/// Maps the return value of an SMBus call to a value or an error.
+fn smbus_result(ret: i32) -> Result<u32> {
+    to_result(ret)?;
+    // CAST: `to_result` returned `Ok`, so `ret` is not negative.
+    Ok(ret as u32)
+}
+
+impl I2cClient<Bound> {
+    fn adapter_raw(&self) -> *mut bindings::i2c_adapter {
+        // SAFETY: By the type invariant the client is valid; its adapter is set at creation and
+        // outlives the client.
+        unsafe { (*self.as_raw()).adapter }
+    }
+
+    /// Returns what the client's adapter can do (`i2c_get_functionality()`).
+    pub fn functionality(&self) -> Functionality {
+        let adap = self.adapter_raw();
+        // SAFETY: A registered adapter always has an algorithm with a `functionality` method;
+        // the adapter is valid while the client is bound.
+        let func = unsafe { (*(*adap).algo).functionality };
+        // SAFETY: See above; the method takes the adapter it belongs to.
+        Functionality(func.map_or(0, |f| unsafe { f(adap) }))
+    }
+
+    /// Returns whether the client's adapter supports all of `func` (`i2c_check_functionality()`).
+    pub fn check_functionality(&self, func: Functionality) -> bool {
+        self.functionality().contains(func)
+    }
+
+    /// Runs `msgs` as one I2C transfer (`i2c_transfer()`): a START, the messages separated by
+    /// repeated STARTs, and a STOP.
+    ///
+    /// Each message is addressed to the client (with `I2C_M_TEN` for a 10-bit client).
+    /// Returns [`EOPNOTSUPP`] if the adapter cannot do plain I2C, [`EIO`] if fewer messages
+    /// than given were transferred, or the adapter's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Bound, i2c::{I2cClient, Message}};
+    ///
+    /// /// Reads the registers from `first` on, the way most register-based chips want it:
+    /// /// write the register address, then read with a repeated start.
+    /// fn read_regs(client: &I2cClient<Bound>, first: u8, regs: &mut [u8]) -> Result {
+    ///     let addr = [first];
+    ///     client.transfer(&mut [Message::write(&addr)?, Message::read(regs)?])
+    /// }
+    /// ```
+    pub fn transfer(&self, msgs: &mut [Message<'_>]) -> Result {
+        // SAFETY: By the type invariant the client is valid.
+        let (addr, client_flags) = unsafe { ((*self.as_raw()).addr, (*self.as_raw()).flags) };
+        // CAST: `I2C_M_TEN` and `I2C_CLIENT_TEN` are the same bit, within 16 bits.
+        let ten = (u32::from(client_flags) & bindings::I2C_CLIENT_TEN) as u16;
+        for m in msgs.iter_mut() {
+            m.0.addr = addr;
+            m.0.flags = (m.0.flags & !(bindings::I2C_M_TEN as u16)) | ten;
+        }
+        let num = i32::try_from(msgs.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `Message` is a transparent wrapper of `struct i2c_msg` whose buffers are
+        // borrowed (mutably for reads) for the duration of the call, by the type invariant.
+        let ret =
+            unsafe { bindings::i2c_transfer(self.adapter_raw(), msgs.as_mut_ptr().cast(), num) };
+        to_result(ret)?;
+        if ret != num {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// Writes `data` to the device in one message (`i2c_master_send()`).
+    pub fn write(&self, data: &[u8]) -> Result {
+        let mut msg = [Message::write(data)?];
+        self.transfer(&mut msg)
+    }
+
+    /// Reads `buf.len()` bytes from the device in one message (`i2c_master_recv()`).
+    pub fn read(&self, buf: &mut [u8]) -> Result {
+        let mut msg = [Message::read(buf)?];
+        self.transfer(&mut msg)
+    }
+
+    /// SMBus receive byte (`i2c_smbus_read_byte()`).
+    pub fn smbus_read_byte(&self) -> Result<u8> {
+        // SAFETY: By the type invariant the client is valid.
+        let v = smbus_result(unsafe { bindings::i2c_smbus_read_byte(self.as_raw()) })?;
+        // CAST: the core returns a byte.
+        Ok(v as u8)
+    }
+
+    /// SMBus send byte (`i2c_smbus_write_byte()`).
+    pub fn smbus_write_byte(&self, value: u8) -> Result {
+        // SAFETY: By the type invariant the client is valid.
+        smbus_result(unsafe { bindings::i2c_smbus_write_byte(self.as_raw(), value) }).map(|_| ())
+    }
+
+    /// SMBus read byte data: the byte of register `command` (`i2c_smbus_read_byte_data()`).
+    pub fn smbus_read_byte_data(&self, command: u8) -> Result<u8> {
+        // SAFETY: By the type invariant the client is valid.
+        let v =
+            smbus_result(unsafe { bindings::i2c_smbus_read_byte_data(self.as_raw(), command) })?;
+        // CAST: the core returns a byte.
+        Ok(v as u8)
+    }
+
+    /// SMBus write byte data: `value` to register `command` (`i2c_smbus_write_byte_data()`).
+    pub fn smbus_write_byte_data(&self, command: u8, value: u8) -> Result {
+        // SAFETY: By the type invariant the client is valid.
+        smbus_result(unsafe { bindings::i2c_smbus_write_byte_data(self.as_raw(), command, value) })
+            .map(|_| ())
+    }
+
+    /// SMBus read word data, little endian on the wire (`i2c_smbus_read_word_data()`).
+    pub fn smbus_read_word_data(&self, command: u8) -> Result<u16> {
+        // SAFETY: By the type invariant the client is valid.
+        let v =
+            smbus_result(unsafe { bindings::i2c_smbus_read_word_data(self.as_raw(), command) })?;
+        // CAST: the core returns a 16-bit word.
+        Ok(v as u16)
+    }
+
+    /// SMBus write word data, little endian on the wire (`i2c_smbus_write_word_data()`).
+    pub fn smbus_write_word_data(&self, command: u8, value: u16) -> Result {
+        // SAFETY: By the type invariant the client is valid.
+        smbus_result(unsafe { bindings::i2c_smbus_write_word_data(self.as_raw(), command, value) })
+            .map(|_| ())
+    }
+
+    /// SMBus block read: the device sends a length byte, then that many bytes
+    /// (`i2c_smbus_read_block_data()`).
+    ///
+    /// Returns the number of bytes stored in `buf`.
+    pub fn smbus_read_block_data(
+        &self,
+        command: u8,
+        buf: &mut [u8; SMBUS_BLOCK_MAX],
+    ) -> Result<usize> {
+        // SAFETY: By the type invariant the client is valid; `buf` has room for the largest
+        // block the core can return.
+        let n = smbus_result(unsafe {
+            bindings::i2c_smbus_read_block_data(self.as_raw(), command, buf.as_mut_ptr())
+        })?;
+        Ok(n as usize)
+    }
+
+    /// SMBus block write: a length byte, then `data` (`i2c_smbus_write_block_data()`).
+    ///
+    /// Returns [`EINVAL`] if `data` is longer than [`SMBUS_BLOCK_MAX`].
+    pub fn smbus_write_block_data(&self, command: u8, data: &[u8]) -> Result {
+        if data.len() > SMBUS_BLOCK_MAX {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant the client is valid; `data` is valid for reads of its
+        // length, which fits in a `u8`.
+        smbus_result(unsafe {
+            bindings::i2c_smbus_write_block_data(
+                self.as_raw(),
+                command,
+                data.len() as u8,
+                data.as_ptr(),
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// I2C block read: `buf.len()` bytes from register `command` on, without a length byte
+    /// (`i2c_smbus_read_i2c_block_data()`).
+    ///
+    /// Returns the number of bytes read, or [`EINVAL`] if `buf` is longer than
+    /// [`SMBUS_BLOCK_MAX`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::Bound, i2c::{Functionality, I2cClient}};
+    ///
+    /// /// Reads registers 0-6 in one transaction on any adapter that can.
+    /// fn read_seven(client: &I2cClient<Bound>) -> Result<[u8; 7]> {
+    ///     let mut regs = [0u8; 7];
+    ///     if !client.check_functionality(Functionality::SMBUS_I2C_BLOCK) {
+    ///         return Err(ENODEV);
+    ///     }
+    ///     if client.smbus_read_i2c_block_data(0, &mut regs)? != regs.len() {
+    ///         return Err(EIO);
+    ///     }
+    ///     Ok(regs)
+    /// }
+    /// ```
+    pub fn smbus_read_i2c_block_data(&self, command: u8, buf: &mut [u8]) -> Result<usize> {
+        if buf.len() > SMBUS_BLOCK_MAX {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant the client is valid; `buf` is valid for writes of its
+        // length, which fits in a `u8`.
+        let n = smbus_result(unsafe {
+            bindings::i2c_smbus_read_i2c_block_data(
+                self.as_raw(),
+                command,
+                buf.len() as u8,
+                buf.as_mut_ptr(),
+            )
+        })?;
+        Ok(n as usize)
+    }
+
+    /// I2C block write: `data` to register `command` on, without a length byte
+    /// (`i2c_smbus_write_i2c_block_data()`).
+    ///
+    /// Returns [`EINVAL`] if `data` is longer than [`SMBUS_BLOCK_MAX`].
+    pub fn smbus_write_i2c_block_data(&self, command: u8, data: &[u8]) -> Result {
+        if data.len() > SMBUS_BLOCK_MAX {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant the client is valid; `data` is valid for reads of its
+        // length, which fits in a `u8`.
+        smbus_result(unsafe {
+            bindings::i2c_smbus_write_i2c_block_data(
+                self.as_raw(),
+                command,
+                data.len() as u8,
+                data.as_ptr(),
+            )
+        })
+        .map(|_| ())
+    }
+}

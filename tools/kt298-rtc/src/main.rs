@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest tool for the RTC tests: what busybox cannot do with an RTC.
+//!
+//! ```text
+//! kt298-rtc read DEV N   N RTC_RD_TIME ioctls; fails if the time ever goes
+//!                        backwards or jumps further than the elapsed time
+//!                        (a torn read); prints the counts and us per read
+//! kt298-rtc vl DEV       prints the RTC_VL_READ flags (1 = data invalid)
+//! ```
+//!
+//! Exits 0 on success, 1 on a failed check or ioctl (with the errno), 2 on
+//! bad arguments.
+
+use std::{
+    fs::File,
+    os::{
+        fd::AsRawFd,
+        raw::{
+            c_int,
+            c_uint,
+            c_ulong, //
+        },
+    },
+    process::ExitCode,
+    time::Instant,
+};
+
+/// `struct rtc_time` from `<linux/rtc.h>`.
+#[repr(C)]
+#[derive(Default, Clone, Copy, Debug)]
+struct RtcTime {
+    tm_sec: c_int,
+    tm_min: c_int,
+    tm_hour: c_int,
+    tm_mday: c_int,
+    tm_mon: c_int,
+    tm_year: c_int,
+    tm_wday: c_int,
+    tm_yday: c_int,
+    tm_isdst: c_int,
+}
+
+/// `_IOR('p', nr, size)` in the generic ioctl encoding (x86 and arm).
+const fn ior(nr: c_ulong, size: usize) -> c_ulong {
+    (2 << 30) | ((size as c_ulong) << 16) | ((b'p' as c_ulong) << 8) | nr
+}
+
+const RTC_RD_TIME: c_ulong = ior(0x09, std::mem::size_of::<RtcTime>());
+const RTC_VL_READ: c_ulong = ior(0x13, std::mem::size_of::<c_uint>());
+
+extern "C" {
+    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+}
+
+/// Seconds since the epoch of a broken-down UTC time (days-from-civil).
+fn to_secs(t: &RtcTime) -> i64 {
+    let y = i64::from(t.tm_year) + 1900 - i64::from(t.tm_mon < 2);
+    let m = i64::from(t.tm_mon) + 1;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(t.tm_mday) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    days * 86400 + i64::from(t.tm_hour) * 3600 + i64::from(t.tm_min) * 60 + i64::from(t.tm_sec)
+}
+
+fn read_time(f: &File) -> std::io::Result<RtcTime> {
+    let mut t = RtcTime::default();
+    // SAFETY: RTC_RD_TIME writes one `struct rtc_time` to the pointer.
+    if unsafe { ioctl(f.as_raw_fd(), RTC_RD_TIME, &mut t as *mut RtcTime) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(t)
+}
+
+fn read_loop(dev: &str, n: u64) -> Result<(), String> {
+    let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
+    let start = Instant::now();
+    let first = to_secs(&read_time(&f).map_err(|e| format!("RTC_RD_TIME: {e}"))?);
+    let (mut prev, mut backwards, mut jumps) = (first, 0u64, 0u64);
+    for i in 1..n {
+        let t = read_time(&f).map_err(|e| format!("RTC_RD_TIME #{i}: {e}"))?;
+        let s = to_secs(&t);
+        if s < prev {
+            backwards += 1;
+            eprintln!("read {i}: {t:?} ({s}) is before {prev}");
+        }
+        // The clock may not advance faster than real time (plus one tick).
+        let allowed = first + start.elapsed().as_secs() as i64 + 1;
+        if s > allowed {
+            jumps += 1;
+            eprintln!("read {i}: {t:?} ({s}) is after {allowed}");
+        }
+        prev = s;
+    }
+    let us = start.elapsed().as_micros() as f64 / n.max(1) as f64;
+    println!(
+        "reads={n} backwards={backwards} jumps={jumps} us_per_read={us:.1} first={first} last={prev}"
+    );
+    if backwards + jumps > 0 {
+        return Err(format!("{backwards} backwards, {jumps} jumps"));
+    }
+    Ok(())
+}
+
+fn vl_read(dev: &str) -> Result<(), String> {
+    let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
+    let mut flags: c_uint = 0;
+    // SAFETY: RTC_VL_READ writes one `unsigned int` to the pointer.
+    if unsafe { ioctl(f.as_raw_fd(), RTC_VL_READ, &mut flags as *mut c_uint) } < 0 {
+        return Err(format!("RTC_VL_READ: {}", std::io::Error::last_os_error()));
+    }
+    println!("{flags}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let res = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["read", dev, n] => match n.parse() {
+            Ok(n) => read_loop(dev, n),
+            Err(_) => Err(format!("bad count '{n}'")),
+        },
+        ["vl", dev] => vl_read(dev),
+        _ => {
+            eprintln!("usage: kt298-rtc read DEV N | kt298-rtc vl DEV");
+            return ExitCode::from(2);
+        }
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kt298-rtc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tm(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> RtcTime {
+        RtcTime {
+            tm_year: y - 1900,
+            tm_mon: mo - 1,
+            tm_mday: d,
+            tm_hour: h,
+            tm_min: mi,
+            tm_sec: s,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn epoch_conversions() {
+        assert_eq!(to_secs(&tm(1970, 1, 1, 0, 0, 0)), 0);
+        assert_eq!(to_secs(&tm(2000, 1, 1, 0, 0, 0)), 946684800);
+        assert_eq!(to_secs(&tm(2031, 5, 6, 7, 8, 9)), 1935817689);
+        assert_eq!(to_secs(&tm(2099, 12, 31, 23, 59, 59)), 4102444799);
+        assert_eq!(to_secs(&tm(2024, 2, 29, 12, 0, 0)), 1709208000);
+    }
+
+    #[test]
+    fn ioctl_numbers() {
+        assert_eq!(RTC_RD_TIME, 0x8024_7009);
+        assert_eq!(RTC_VL_READ, 0x8004_7013);
+    }
+}
