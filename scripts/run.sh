@@ -44,6 +44,7 @@ if [ -n "${DIR:-}" ]; then
 	cp -a "$DIR"/. "$extra/host/"
 fi
 printf '%s\n' "$CMD" >"$extra/host/cmd.sh"
-(cd "$extra" && find . | cpio -o -H newc --owner 0:0 --quiet) >"$extra.cpio"
+# Compressed like the base image: the kernel unpacks the concatenation in order.
+(cd "$extra" && find . | cpio -o -H newc --owner 0:0 --quiet) | gzip -1 >"$extra.cpio"
 "$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" cmd "$run/$m-cmd.log" "$extra.cpio"
 exec "$REPORT" cmd "$run/$m-cmd.log"

@@ -34,7 +34,7 @@ if modprobe kscrubd 2>/dev/null; then
 	for s in scrub_start scrub_stop scrub_load; do echo "vm.$s = $(sysctl -n vm.$s)"; done
 	ps | grep '[k]scrubd'
 else
-	echo "(kscrubd is not built yet)"
+	echo "(kscrubd is not built)"
 fi
 
 echo "== relayfs"
