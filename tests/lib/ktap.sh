@@ -14,7 +14,6 @@
 # failed. Diagnostics go to stdout as '# ' lines just before the result.
 
 _t_n=0
-_t_failed=0
 echo "KTAP version 1"
 
 t_ok() {
@@ -24,7 +23,6 @@ t_ok() {
 
 t_fail() {
 	_t_n=$((_t_n + 1))
-	_t_failed=$((_t_failed + 1))
 	# Diagnostics come before the result line, as KUnit prints them.
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
 	echo "not ok $_t_n $1"
