@@ -116,7 +116,8 @@ pub enum Placement<'a> {
     Any,
     /// On the CPUs of a NUMA node, with its `task_struct` allocated there.
     Node(i32),
-    /// On the given CPUs.
+    /// On the given CPUs (the preferred affinity: while none of them is online the thread runs
+    /// elsewhere, and it moves back when one returns).
     Cpus(&'a Cpumask),
 }
 
@@ -185,18 +186,14 @@ impl Thread {
             drop_start: Self::drop_start::<F>,
         };
 
-        let mask = match placement {
-            Placement::Any => None,
-            Placement::Node(nid) => {
-                // SAFETY: `cpumask_of_node` returns a mask that lives as long as the kernel.
-                Some(unsafe { Cpumask::from_raw(bindings::cpumask_of_node(nid)) })
-            }
-            Placement::Cpus(mask) => Some(mask),
-        };
-        if let Some(mask) = mask {
-            // SAFETY: The task is valid (we hold a reference) and `mask` is a valid cpumask.
+        if let Placement::Cpus(mask) = placement {
+            // A plain `set_cpus_allowed_ptr` here would be undone when the thread starts
+            // (`kthread()` applies the node's affinity unless a preferred one was given). The
+            // preferred affinity also survives CPU hotplug: while none of the CPUs is online the
+            // thread runs elsewhere, and it comes back when one returns.
+            // SAFETY: The task is a kthread that was never woken, and `mask` is a valid cpumask.
             // If this fails, dropping `thread` stops the thread before it ever ran.
-            to_result(unsafe { bindings::set_cpus_allowed_ptr(task, mask.as_raw()) })?;
+            to_result(unsafe { bindings::kthread_affine_preferred(task, mask.as_raw()) })?;
         }
         thread.wake();
         Ok(thread)

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/irqflags.h>
+#include <linux/mutex.h>
+#include <linux/relay.h>
+#include <linux/smp.h>
+
+/*
+ * The relay channel registry (rust/kernel/relay.rs) needs a lock that exists before any
+ * channel or file system does; Rust cannot initialise a kernel mutex statically.
+ */
+static DEFINE_MUTEX(rust_relay_registry_mutex);
+
+__rust_helper void rust_helper_relay_registry_lock(void)
+{
+	mutex_lock(&rust_relay_registry_mutex);
+}
+
+__rust_helper void rust_helper_relay_registry_unlock(void)
+{
+	mutex_unlock(&rust_relay_registry_mutex);
+}
+
+/* Disables local interrupts and says which CPU we are on: the start of every relay write. */
+__rust_helper unsigned long rust_helper_relay_irq_save_cpu(unsigned int *cpu)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	*cpu = smp_processor_id();
+	return flags;
+}
+
+__rust_helper void rust_helper_relay_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
+__rust_helper unsigned int rust_helper_relay_get_cpu(void)
+{
+	return get_cpu();
+}
+
+__rust_helper void rust_helper_relay_put_cpu(void)
+{
+	put_cpu();
+}
+
+__rust_helper bool rust_helper_cpu_online(unsigned int cpu)
+{
+	return cpu_online(cpu);
+}
+
+__rust_helper bool rust_helper_cpu_possible(unsigned int cpu)
+{
+	return cpu_possible(cpu);
+}
+
+/* Without CONFIG_HOTPLUG_CPU these are inline no-ops. */
+__rust_helper void rust_helper_relay_cpus_read_lock(void)
+{
+	cpus_read_lock();
+}
+
+__rust_helper void rust_helper_relay_cpus_read_unlock(void)
+{
+	cpus_read_unlock();
+}
+
+/* i_fop sits in an anonymous union whose bindgen name depends on the configuration. */
+__rust_helper void rust_helper_relay_inode_set_fops(struct inode *inode,
+						    const struct file_operations *fops)
+{
+	inode->i_fop = fops;
+}
+
+__rust_helper void rust_helper_init_irq_work(struct irq_work *work,
+					     void (*func)(struct irq_work *))
+{
+	init_irq_work(work, func);
+}
+
+/*
+ * The kernel's own C relay, for side-by-side benchmarks: relay_write() and __relay_write()
+ * are inline in <linux/relay.h>.
+ */
+#ifdef CONFIG_RELAY
+__rust_helper void rust_helper_c_relay_write(struct rchan *chan, const void *data,
+					     size_t length)
+{
+	relay_write(chan, data, length);
+}
+
+__rust_helper void rust_helper_c___relay_write(struct rchan *chan, const void *data,
+					       size_t length)
+{
+	__relay_write(chan, data, length);
+}
+#endif
