@@ -6,6 +6,7 @@
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/relay.h>
 #include <linux/smp.h>
 
@@ -25,14 +26,33 @@ __rust_helper void rust_helper_relay_registry_unlock(void)
 	mutex_unlock(&rust_relay_registry_mutex);
 }
 
-/* Disables local interrupts and says which CPU we are on: the start of every relay write. */
-__rust_helper unsigned long rust_helper_relay_irq_save_cpu(unsigned int *cpu)
+/*
+ * Each channel keeps a per-CPU pointer to its buffers, so that a write finds its CPU's buffer
+ * the way the C relay does (one this_cpu_ptr), with interrupts or preemption off.
+ */
+__rust_helper void __percpu *rust_helper_relay_alloc_bufs(void)
 {
-	unsigned long flags;
+	return alloc_percpu(void *);
+}
 
-	local_irq_save(flags);
-	*cpu = smp_processor_id();
-	return flags;
+__rust_helper void rust_helper_relay_free_bufs(void __percpu *bufs)
+{
+	free_percpu(bufs);
+}
+
+__rust_helper void rust_helper_relay_set_buf(void __percpu *bufs, unsigned int cpu, void *buf)
+{
+	*per_cpu_ptr((void * __percpu *)bufs, cpu) = buf;
+}
+
+/* Disables local interrupts and returns this CPU's buffer: the start of every relay write. */
+__rust_helper void *rust_helper_relay_irq_save_buf(void __percpu *bufs, unsigned long *flags)
+{
+	unsigned long f;
+
+	local_irq_save(f);
+	*flags = f;
+	return *this_cpu_ptr((void * __percpu *)bufs);
 }
 
 __rust_helper void rust_helper_relay_irq_restore(unsigned long flags)
@@ -40,14 +60,16 @@ __rust_helper void rust_helper_relay_irq_restore(unsigned long flags)
 	local_irq_restore(flags);
 }
 
-__rust_helper unsigned int rust_helper_relay_get_cpu(void)
+/* Disables preemption and returns this CPU's buffer. */
+__rust_helper void *rust_helper_relay_get_buf(void __percpu *bufs)
 {
-	return get_cpu();
+	preempt_disable();
+	return *this_cpu_ptr((void * __percpu *)bufs);
 }
 
-__rust_helper void rust_helper_relay_put_cpu(void)
+__rust_helper void rust_helper_relay_put_buf(void)
 {
-	put_cpu();
+	preempt_enable();
 }
 
 __rust_helper bool rust_helper_cpu_online(unsigned int cpu)

@@ -12,7 +12,8 @@
 //! larger than a sub-buffer, or the buffer was busy because the write interrupted another one
 //! on the same CPU.
 //!
-//! When a sub-buffer is complete the channel calls [`Callbacks::deliver`] and wakes readers.
+//! When a sub-buffer is complete the channel calls [`Callbacks::deliver`] and wakes readers;
+//! readers see complete sub-buffers only ([`Channel::flush`] completes the current ones).
 //! Readers are kernel code (through [`Channel::subbufs_consumed`]) or user space through the
 //! relayfs file system (`mount -t relayfs none <dir>`, see [`fs`]), where a channel opened as
 //! `dir/name` shows up as the files `dir/name0`, `dir/name1`, ... (one per CPU) and
@@ -202,21 +203,29 @@ impl Stats {
     }
 }
 
-/// The state only the buffer's own CPU changes, while it holds `Buffer::busy`.
+/// The state only the buffer's own CPU touches: with interrupts off, or with preemption off and
+/// `Buffer::busy` set, or in [`with_writer`].
+///
+/// Plain fields, not atomics: the write path must cost no more than the C relay's, and the
+/// kernel's atomics are function calls from Rust. Other CPUs see the counters through
+/// [`with_writer`] and the data through `Buffer::produced`.
 struct WriterState {
     /// The current sub-buffer.
     data: *mut u8,
-    /// Bytes reserved in it. Past the sub-buffer's end when starting it was refused.
+    /// Bytes used in it (records after the header).
     offset: usize,
+    /// `subbuf_size`, or 0 while no sub-buffer is started (it was refused): every write then
+    /// takes the slow path and tries again.
+    limit: usize,
     /// Sub-buffers completed (the current one has this absolute number).
     produced: usize,
     /// [`Callbacks::buf_full`] was called for the current episode.
     full: bool,
-}
-
-/// Offset of a sub-buffer that could not be started: every write tries again.
-const fn refused(g: &Geometry) -> usize {
-    g.subbuf_size() + 1
+    events: usize,
+    /// Record bytes in completed sub-buffers.
+    bytes_done: usize,
+    lost_full: usize,
+    lost_too_big: usize,
 }
 
 /// One CPU's buffer.
@@ -225,7 +234,8 @@ const fn refused(g: &Geometry) -> usize {
 ///
 /// - `start` is a `vmalloc_user` area of `geometry.alloc_size()` bytes, freed on drop.
 /// - `w` is only accessed on CPU `cpu` (or while `cpu` is offline, under the CPU hotplug read
-///   lock), by the holder of `busy`.
+///   lock), with interrupts off, or with preemption off and `busy` set.
+/// - `busy` and `lost_busy` are only accessed on CPU `cpu`, with volatile accesses.
 #[pin_data(PinnedDrop)]
 struct Buffer {
     cpu: u32,
@@ -233,18 +243,15 @@ struct Buffer {
     mode: Mode,
     header: usize,
     start: NonNull<u8>,
-    busy: Atomic<bool>,
+    /// A preemptible write ([`Channel::write_fast`]) is in progress; writes that interrupt it
+    /// are refused.
+    busy: UnsafeCell<bool>,
+    /// Writes refused because of `busy`.
+    lost_busy: UnsafeCell<usize>,
     w: UnsafeCell<WriterState>,
-    /// Final bytes of the current sub-buffer.
-    committed: Atomic<usize>,
     produced: Atomic<usize>,
     consumed: Atomic<usize>,
     padding: KVec<Atomic<usize>>,
-    events: Atomic<usize>,
-    bytes: Atomic<usize>,
-    lost_full: Atomic<usize>,
-    lost_too_big: Atomic<usize>,
-    lost_busy: Atomic<usize>,
     /// The channel is closed: no more data will come.
     finalized: Atomic<bool>,
     /// Bytes read from the sub-buffer `consumed`; held by readers and consumers.
@@ -256,18 +263,11 @@ struct Buffer {
     wakeup: Opaque<bindings::irq_work>,
 }
 
-// SAFETY: The writer state is only touched on its CPU by the holder of `busy`; everything else
-// is atomic or locked.
+// SAFETY: The writer state is only touched on its CPU as the invariants say; everything else is
+// atomic or locked.
 unsafe impl Send for Buffer {}
 // SAFETY: As above.
 unsafe impl Sync for Buffer {}
-
-/// Adds one to a counter that only the buffer's CPU changes (with `busy` held): no atomic
-/// read-modify-write is needed.
-#[inline(always)]
-fn bump(c: &Atomic<usize>, by: usize) {
-    c.store(c.load(Relaxed).wrapping_add(by), Relaxed);
-}
 
 impl Buffer {
     fn new(cpu: u32, config: &Config) -> Result<Pin<KBox<Self>>> {
@@ -285,22 +285,22 @@ impl Buffer {
             mode: config.mode,
             header: config.header,
             start,
-            busy: Atomic::new(false),
+            busy: UnsafeCell::new(false),
+            lost_busy: UnsafeCell::new(0),
             w: UnsafeCell::new(WriterState {
                 data: start.as_ptr(),
                 offset: config.header,
+                limit: 0,
                 produced: 0,
                 full: false,
+                events: 0,
+                bytes_done: 0,
+                lost_full: 0,
+                lost_too_big: 0,
             }),
-            committed: Atomic::new(config.header),
             produced: Atomic::new(0),
             consumed: Atomic::new(0),
             padding,
-            events: Atomic::new(0),
-            bytes: Atomic::new(0),
-            lost_full: Atomic::new(0),
-            lost_too_big: Atomic::new(0),
-            lost_busy: Atomic::new(0),
             finalized: Atomic::new(false),
             reader <- new_mutex!(0),
             wait <- new_poll_condvar!("relay_buffer::wait"),
@@ -339,18 +339,18 @@ impl Buffer {
         unsafe { self.start.as_ptr().add(self.geometry.subbuf_offset(number)) }
     }
 
-    /// Completes the current sub-buffer and starts the next one. Returns false if the next one
-    /// was refused.
+    /// Completes the current sub-buffer (if one is started) and starts the next one. Returns
+    /// false if the next one was refused.
     ///
     /// # Safety
     ///
-    /// The caller holds `busy` on the buffer's CPU (or the CPU is offline and hotplug is held).
+    /// `ws` is this buffer's writer state, accessed as the type invariants allow.
     #[cold]
     unsafe fn switch<T: Callbacks>(&self, ws: &mut WriterState, cb: &T) -> bool {
         let g = &self.geometry;
         let size = g.subbuf_size();
         let mut prev_padding = 0;
-        if ws.offset <= size {
+        if ws.limit != 0 {
             prev_padding = size - ws.offset;
             self.padding[ws.produced % g.n_subbufs()].store(prev_padding, Relaxed);
             if T::HAS_DELIVER {
@@ -359,10 +359,9 @@ impl Buffer {
                 let data = unsafe { core::slice::from_raw_parts(ws.data, ws.offset) };
                 cb.deliver(self.cpu, ws.produced, data);
             }
+            ws.bytes_done += ws.offset - self.header;
             ws.produced = ws.produced.wrapping_add(1);
-            // Nothing of the next sub-buffer is committed yet (it may not even start): readers
-            // that reach it must not see the bytes of its previous lap.
-            self.committed.store(0, Relaxed);
+            // Publishes the data and the padding of the completed sub-buffer.
             self.produced.store(ws.produced, Release);
             self.kick_readers();
         }
@@ -370,7 +369,7 @@ impl Buffer {
         let data = self.subbuf_ptr(ws.produced);
         let ok = if T::HAS_SUBBUF_START {
             // SAFETY: The header is inside the new sub-buffer, which no reader looks at until
-            // it is committed below.
+            // it is complete.
             let header = unsafe { core::slice::from_raw_parts_mut(data, self.header) };
             cb.subbuf_start(&mut SubbufStart {
                 cpu: self.cpu,
@@ -382,8 +381,9 @@ impl Buffer {
         } else {
             !full
         };
+        ws.offset = self.header;
         if !ok {
-            ws.offset = refused(g);
+            ws.limit = 0;
             if !ws.full {
                 ws.full = true;
                 if T::HAS_BUF_FULL {
@@ -394,13 +394,13 @@ impl Buffer {
         }
         ws.full = false;
         ws.data = data;
-        ws.offset = self.header;
+        ws.limit = size;
         self.padding[ws.produced % g.n_subbufs()].store(0, Relaxed);
-        self.committed.store(self.header, Release);
         true
     }
 
-    /// Reserves `len` bytes in the current sub-buffer, starting a new one if needed.
+    /// Finds room for `len` bytes in the current sub-buffer, starting a new one if needed. The
+    /// room is used by [`Buffer::commit`].
     ///
     /// # Safety
     ///
@@ -412,96 +412,95 @@ impl Buffer {
         cb: &T,
         len: usize,
     ) -> Option<*mut u8> {
-        if ws.offset + len > self.geometry.subbuf_size() {
-            match self.geometry.place(ws.offset, len, self.header) {
+        if ws.offset + len > ws.limit {
+            let offset = if ws.limit == 0 {
+                refused(&self.geometry)
+            } else {
+                ws.offset
+            };
+            match self.geometry.place(offset, len, self.header) {
                 Placement::TooBig => {
-                    bump(&self.lost_too_big, 1);
+                    ws.lost_too_big += 1;
                     return None;
                 }
                 Placement::Here => {}
                 Placement::Next { .. } => {
                     // SAFETY: Same requirements.
                     if !unsafe { self.switch(ws, cb) } {
-                        bump(&self.lost_full, 1);
+                        ws.lost_full += 1;
                         return None;
                     }
                 }
             }
         }
         // SAFETY: `offset + len` fits in the current sub-buffer.
-        let p = unsafe { ws.data.add(ws.offset) };
+        Some(unsafe { ws.data.add(ws.offset) })
+    }
+
+    /// Takes the `len` bytes found by [`Buffer::reserve`] as one record.
+    #[inline(always)]
+    fn commit(ws: &mut WriterState, len: usize) {
         ws.offset += len;
-        Some(p)
-    }
-
-    /// Makes everything reserved so far visible to readers and counts a record of `len` bytes.
-    #[inline(always)]
-    fn commit(&self, ws: &WriterState, len: usize) {
-        self.committed.store(ws.offset, Release);
-        bump(&self.events, 1);
-        bump(&self.bytes, len);
-    }
-
-    /// Takes `busy`; false if a write on this CPU is already in progress (we interrupted it).
-    #[inline(always)]
-    fn enter(&self) -> bool {
-        if self.busy.load(Relaxed) {
-            bump(&self.lost_busy, 1);
-            return false;
-        }
-        self.busy.store(true, Relaxed);
-        // Interrupts on this CPU must see `busy` before any change it protects.
-        compiler_fence(Ordering::SeqCst);
-        true
-    }
-
-    #[inline(always)]
-    fn leave(&self) {
-        compiler_fence(Ordering::SeqCst);
-        self.busy.store(false, Relaxed);
+        ws.events += 1;
     }
 
     /// Appends `data`.
     ///
     /// # Safety
     ///
-    /// The caller runs on the buffer's CPU with preemption disabled.
+    /// As for [`Buffer::switch`].
     #[inline(always)]
-    unsafe fn write<T: Callbacks>(&self, cb: &T, data: &[u8]) -> bool {
-        if !self.enter() {
-            return false;
-        }
-        // SAFETY: We hold `busy` on the buffer's CPU.
-        let ws = unsafe { &mut *self.w.get() };
-        // SAFETY: As above.
-        let stored = match unsafe { self.reserve(ws, cb, data.len()) } {
+    unsafe fn write<T: Callbacks>(&self, ws: &mut WriterState, cb: &T, data: &[u8]) -> bool {
+        // SAFETY: Same requirements.
+        match unsafe { self.reserve(ws, cb, data.len()) } {
             Some(p) => {
                 // SAFETY: `p` has room for `data.len()` bytes that nobody else writes.
                 unsafe { ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-                self.commit(ws, data.len());
+                Self::commit(ws, data.len());
                 true
             }
             None => false,
-        };
-        self.leave();
-        stored
+        }
     }
 
-    fn stats(&self) -> Stats {
-        Stats {
-            events: self.events.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            lost_full: self.lost_full.load(Relaxed),
-            lost_too_big: self.lost_too_big.load(Relaxed),
-            lost_busy: self.lost_busy.load(Relaxed),
-            produced: self.produced.load(Relaxed),
-            consumed: self.consumed.load(Relaxed),
+    /// Whether a preemptible write is in progress on this CPU; if so, counts a refused write.
+    ///
+    /// # Safety
+    ///
+    /// Called on the buffer's CPU with interrupts or preemption off.
+    #[inline(always)]
+    unsafe fn refuse_if_busy(&self) -> bool {
+        // SAFETY: Only this CPU accesses `busy` and `lost_busy`, and we cannot be interrupted
+        // by another write that does not check `busy` first.
+        unsafe {
+            if !ptr::read_volatile(self.busy.get()) {
+                return false;
+            }
+            let lost = ptr::read_volatile(self.lost_busy.get());
+            ptr::write_volatile(self.lost_busy.get(), lost.wrapping_add(1));
         }
+        true
+    }
+
+    /// The counters, read on the buffer's CPU. May sleep.
+    fn stats(&self) -> Stats {
+        let mut st = Stats::default();
+        with_writer(self, &mut |b, ws| {
+            st.events = ws.events;
+            st.bytes = ws.bytes_done + (ws.offset - b.header);
+            st.lost_full = ws.lost_full;
+            st.lost_too_big = ws.lost_too_big;
+            // SAFETY: `with_writer` runs on the buffer's CPU (or it is offline).
+            st.lost_busy = unsafe { ptr::read_volatile(b.lost_busy.get()) };
+        });
+        st.produced = self.produced.load(Relaxed);
+        st.consumed = self.consumed.load(Relaxed);
+        st
     }
 
     /// The next readable bytes for a reader that has consumed `*bc` bytes of sub-buffer
     /// `consumed`: `(offset in the buffer, length)`, or `None`. Moves past finished
-    /// sub-buffers (and past overwritten ones).
+    /// sub-buffers (and past overwritten ones). Only complete sub-buffers are read.
     fn next_chunk(&self, bc: &mut usize) -> Option<(usize, usize)> {
         let g = &self.geometry;
         loop {
@@ -514,12 +513,7 @@ impl Buffer {
                 continue;
             }
             if consumed == produced {
-                let committed = self.committed.load(Acquire);
-                if self.produced.load(Acquire) != produced {
-                    continue;
-                }
-                let n = g.readable(None, committed, *bc);
-                return (n > 0).then(|| (g.subbuf_offset(consumed) + *bc, n));
+                return None;
             }
             let padding = self.padding[consumed % g.n_subbufs()].load(Relaxed);
             let n = g.readable(Some(padding), 0, *bc);
@@ -744,6 +738,11 @@ fn check_path(path: &CStr) -> Result {
     Ok(())
 }
 
+/// The offset of a sub-buffer that could not be started, for [`Geometry::place`].
+const fn refused(g: &Geometry) -> usize {
+    g.subbuf_size() + 1
+}
+
 fn possible_cpus() -> u32 {
     crate::cpu::nr_cpu_ids()
 }
@@ -764,16 +763,13 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
     unsafe extern "C" fn run(info: *mut c_void) {
         // SAFETY: `info` is the `Call` below, alive for the synchronous call.
         let call = unsafe { &mut *info.cast::<Call<'_>>() };
-        if call.buf.busy.load(Relaxed) {
-            // We interrupted a write in progress: try again later.
+        // SAFETY: We run on the buffer's CPU with interrupts off (or it is offline).
+        if unsafe { ptr::read_volatile(call.buf.busy.get()) } {
+            // We interrupted a preemptible write in progress: try again later.
             return;
         }
-        call.buf.busy.store(true, Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: We hold `busy` on the buffer's CPU (or it is offline).
+        // SAFETY: No write is in progress and none can start until we return.
         (call.f)(call.buf, unsafe { &mut *call.buf.w.get() });
-        compiler_fence(Ordering::SeqCst);
-        call.buf.busy.store(false, Relaxed);
         call.done = true;
     }
     let mut call = Call {
@@ -809,10 +805,11 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
 ///
 /// # Invariants
 ///
-/// `bufs[cpu]` points to `shared`'s buffer for `cpu`, alive as long as `shared`.
+/// `pcpu` is a per-CPU pointer (from `relay_alloc_bufs`) holding, for each possible CPU, the
+/// address of `shared`'s buffer for that CPU; freed on drop.
 pub struct Channel<T: Callbacks> {
     shared: Arc<Shared>,
-    bufs: KVec<Option<NonNull<Buffer>>>,
+    pcpu: *mut c_void,
     callbacks: KBox<T>,
 }
 
@@ -821,32 +818,21 @@ unsafe impl<T: Callbacks> Send for Channel<T> {}
 // SAFETY: As above.
 unsafe impl<T: Callbacks> Sync for Channel<T> {}
 
-/// `local_irq_save`, and the CPU it pinned us to.
-struct IrqSave {
-    flags: c_ulong,
-    cpu: u32,
-    _not_send: PhantomData<*mut ()>,
-}
+/// Frees a per-CPU pointer if [`Channel::open`] fails after allocating it.
+struct PcpuGuard(*mut c_void);
 
-impl IrqSave {
-    #[inline(always)]
-    fn new() -> Self {
-        let mut cpu: c_uint = 0;
-        // SAFETY: Disabling interrupts is always allowed; restored on drop.
-        let flags = unsafe { bindings::relay_irq_save_cpu(&mut cpu) };
-        Self {
-            flags,
-            cpu,
-            _not_send: PhantomData,
-        }
+impl PcpuGuard {
+    fn into_raw(self) -> *mut c_void {
+        let p = self.0;
+        core::mem::forget(self);
+        p
     }
 }
 
-impl Drop for IrqSave {
-    #[inline(always)]
+impl Drop for PcpuGuard {
     fn drop(&mut self) {
-        // SAFETY: Restores what `new` saved, on the same CPU (interrupts were off).
-        unsafe { bindings::relay_irq_restore(self.flags) };
+        // SAFETY: Allocated by `relay_alloc_bufs` and not used by anything else.
+        unsafe { bindings::relay_free_bufs(self.0) };
     }
 }
 
@@ -863,7 +849,6 @@ impl<T: Callbacks> Channel<T> {
         let callbacks = KBox::new(callbacks, GFP_KERNEL)?;
         let n = possible_cpus();
         let mut bufs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
-        let mut ptrs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for cpu in 0..n {
             let b = if cpu_possible(cpu) {
                 let b = Buffer::new(cpu, &config)?;
@@ -878,8 +863,20 @@ impl<T: Callbacks> Channel<T> {
             } else {
                 None
             };
-            ptrs.push(b.as_deref().map(NonNull::from), GFP_KERNEL)?;
             bufs.push(b, GFP_KERNEL)?;
+        }
+        // SAFETY: Allocating per-CPU memory has no preconditions.
+        let pcpu = PcpuGuard(unsafe { bindings::relay_alloc_bufs() });
+        if pcpu.0.is_null() {
+            core::mem::forget(pcpu);
+            return Err(ENOMEM);
+        }
+        for (cpu, b) in bufs.iter().enumerate() {
+            if let Some(b) = b {
+                let p = ptr::from_ref::<Buffer>(b).cast_mut().cast();
+                // SAFETY: `pcpu` is a per-CPU pointer slot and `cpu` a possible CPU.
+                unsafe { bindings::relay_set_buf(pcpu.0, cpu as c_uint, p) };
+            }
         }
         let shared = Arc::new(
             Shared {
@@ -905,46 +902,61 @@ impl<T: Callbacks> Channel<T> {
             reg.channels.push(shared.clone(), GFP_KERNEL)?;
             fs::channel_added(&mut reg, &shared);
         }
-        // INVARIANT: The pointers are to `shared`'s buffers.
+        // INVARIANT: `pcpu` points to `shared`'s buffers.
         Ok(Self {
             shared,
-            bufs: ptrs,
+            pcpu: pcpu.into_raw(),
             callbacks,
         })
     }
 
-    #[inline(always)]
     fn buf(&self, cpu: u32) -> Option<&Buffer> {
-        let p = (*self.bufs.get(cpu as usize)?)?;
-        // SAFETY: By the type invariants the buffer lives as long as `self.shared`.
-        Some(unsafe { p.as_ref() })
+        self.shared.buffer(cpu)
     }
 
     /// Appends `data` to the current CPU's buffer, with interrupts disabled: safe from any
-    /// context, including hard interrupts. Returns whether it was stored.
+    /// context but NMI, including hard interrupts. Returns whether it was stored.
     #[inline]
     pub fn write(&self, data: &[u8]) -> bool {
-        let irq = IrqSave::new();
-        let Some(buf) = self.buf(irq.cpu) else {
-            return false;
+        let mut flags: c_ulong = 0;
+        // SAFETY: `pcpu` holds a buffer for every possible CPU; interrupts stay off until the
+        // restore below.
+        let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
+        // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
+        // state unless we interrupted a preemptible write, which `refuse_if_busy` checks.
+        let stored = unsafe {
+            !buf.refuse_if_busy() && buf.write(&mut *buf.w.get(), &*self.callbacks, data)
         };
-        // SAFETY: Interrupts are off on the buffer's CPU.
-        unsafe { buf.write(&*self.callbacks, data) }
+        // SAFETY: Saved above, on this CPU.
+        unsafe { bindings::relay_irq_restore(flags) };
+        stored
     }
 
     /// Appends `data` to the current CPU's buffer with only preemption disabled, which is
-    /// cheaper than [`Channel::write`]. If it interrupts a write in progress on the same CPU
-    /// (from an interrupt handler), that write is lost and counted in [`Stats::lost_busy`].
+    /// cheaper than [`Channel::write`]. A write that interrupts it on the same CPU (from an
+    /// interrupt handler) is lost and counted in [`Stats::lost_busy`].
     #[inline]
     pub fn write_fast(&self, data: &[u8]) -> bool {
-        // SAFETY: Disables preemption; enabled again below.
-        let cpu = unsafe { bindings::relay_get_cpu() };
-        // SAFETY: Preemption is off on the buffer's CPU.
-        let stored = self
-            .buf(cpu)
-            .is_some_and(|buf| unsafe { buf.write(&*self.callbacks, data) });
-        // SAFETY: Disabled above.
-        unsafe { bindings::relay_put_cpu() };
+        // SAFETY: `pcpu` holds a buffer for every possible CPU; preemption stays off until
+        // `relay_put_buf` below.
+        let buf = unsafe { &*bindings::relay_get_buf(self.pcpu).cast::<Buffer>() };
+        // SAFETY: Preemption is off on the buffer's CPU. Writes that interrupt us see `busy`
+        // and keep off the writer state; the compiler fences keep our accesses between the
+        // two stores of `busy`.
+        let stored = unsafe {
+            if buf.refuse_if_busy() {
+                false
+            } else {
+                ptr::write_volatile(buf.busy.get(), true);
+                compiler_fence(Ordering::SeqCst);
+                let stored = buf.write(&mut *buf.w.get(), &*self.callbacks, data);
+                compiler_fence(Ordering::SeqCst);
+                ptr::write_volatile(buf.busy.get(), false);
+                stored
+            }
+        };
+        // SAFETY: Disabled by `relay_get_buf`.
+        unsafe { bindings::relay_put_buf() };
         stored
     }
 
@@ -952,11 +964,14 @@ impl<T: Callbacks> Channel<T> {
     /// a [`Local::reserve`] that must not be interleaved with other writes on this CPU.
     #[inline]
     pub fn local(&self) -> Local<'_, T> {
-        let irq = IrqSave::new();
+        let mut flags: c_ulong = 0;
+        // SAFETY: As in `write`; restored when the `Local` is dropped.
+        let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
         Local {
             chan: self,
-            buf: self.buf(irq.cpu),
-            irq,
+            buf,
+            flags,
+            _not_send: PhantomData,
         }
     }
 
@@ -964,8 +979,8 @@ impl<T: Callbacks> Channel<T> {
     pub fn flush(&self) {
         for buf in self.shared.bufs.iter().flatten() {
             with_writer(buf, &mut |b, ws| {
-                if ws.offset > b.header && ws.offset <= b.geometry.subbuf_size() {
-                    // SAFETY: `with_writer` holds `busy` on the buffer's CPU.
+                if ws.limit != 0 && ws.offset > b.header {
+                    // SAFETY: `with_writer` gives us the writer state on the buffer's CPU.
                     unsafe { b.switch(ws, &*self.callbacks) };
                 }
             });
@@ -981,11 +996,10 @@ impl<T: Callbacks> Channel<T> {
                     p.store(0, Relaxed);
                 }
                 ws.produced = 0;
-                ws.offset = refused(&b.geometry);
                 ws.full = false;
                 b.produced.store(0, Release);
                 b.consumed.store(0, Release);
-                // SAFETY: `with_writer` holds `busy` on the buffer's CPU.
+                // SAFETY: `with_writer` gives us the writer state on the buffer's CPU.
                 unsafe { b.start_first_locked(ws, &*self.callbacks) };
             });
             *bc = 0;
@@ -1002,12 +1016,12 @@ impl<T: Callbacks> Channel<T> {
         }
     }
 
-    /// The counters of `cpu`'s buffer.
+    /// The counters of `cpu`'s buffer, read on that CPU. May sleep.
     pub fn stats(&self, cpu: u32) -> Option<Stats> {
         self.buf(cpu).map(Buffer::stats)
     }
 
-    /// The counters of all buffers added up.
+    /// The counters of all buffers added up. May sleep.
     pub fn stats_total(&self) -> Stats {
         let mut total = Stats::default();
         for buf in self.shared.bufs.iter().flatten() {
@@ -1025,9 +1039,15 @@ impl<T: Callbacks> Channel<T> {
         (number < produced && produced - number <= n).then(|| buf.padding[number % n].load(Relaxed))
     }
 
-    /// The bytes of `cpu`'s current sub-buffer that are committed (readable).
+    /// The bytes written to `cpu`'s current sub-buffer (its header included); readers see
+    /// them once the sub-buffer is complete (or flushed). May sleep.
     pub fn committed(&self, cpu: u32) -> Option<usize> {
-        self.buf(cpu).map(|b| b.committed.load(Acquire))
+        let buf = self.buf(cpu)?;
+        let mut committed = 0;
+        with_writer(buf, &mut |_, ws| {
+            committed = if ws.limit != 0 { ws.offset } else { 0 }
+        });
+        Some(committed)
     }
 
     /// Whether `cpu`'s buffer is full (in [`Mode::NoOverwrite`], writes are being lost).
@@ -1066,8 +1086,8 @@ impl Buffer {
     ///
     /// As for [`Buffer::switch`].
     unsafe fn start_first_locked<T: Callbacks>(&self, ws: &mut WriterState, cb: &T) -> bool {
-        ws.offset = refused(&self.geometry);
-        // With the offset past the end, `switch` completes nothing and starts sub-buffer 0.
+        ws.limit = 0;
+        // With no sub-buffer started, `switch` completes nothing and starts sub-buffer 0.
         // SAFETY: Same requirements.
         unsafe { self.switch(ws, cb) }
     }
@@ -1086,6 +1106,8 @@ impl<T: Callbacks> Drop for Channel<T> {
         // SAFETY: The lock is held; the reference lives only in this statement.
         unsafe { self.shared.reg_mut() }.notify = None;
         reg.channels.retain(|c| !Arc::ptr_eq(c, &self.shared));
+        // SAFETY: Allocated in `open`; no write can run any more (we are being dropped).
+        unsafe { bindings::relay_free_bufs(self.pcpu) };
     }
 }
 
@@ -1115,51 +1137,59 @@ impl<T: Callbacks> Drop for Channel<T> {
 /// ```
 pub struct Local<'a, T: Callbacks> {
     chan: &'a Channel<T>,
-    buf: Option<&'a Buffer>,
-    irq: IrqSave,
+    buf: &'a Buffer,
+    flags: c_ulong,
+    _not_send: PhantomData<*mut ()>,
 }
 
-impl<'a, T: Callbacks> Local<'a, T> {
+impl<T: Callbacks> Local<'_, T> {
     /// The CPU whose buffer this is.
     pub fn cpu(&self) -> u32 {
-        self.irq.cpu
+        self.buf.cpu
     }
 
     /// Appends `data`; returns whether it was stored.
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> bool {
-        // SAFETY: Interrupts are off on the buffer's CPU.
-        self.buf
-            .is_some_and(|b| unsafe { b.write(&*self.chan.callbacks, data) })
+        let buf = self.buf;
+        // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
+        // state unless we interrupted a preemptible write, which `refuse_if_busy` checks.
+        unsafe {
+            !buf.refuse_if_busy() && buf.write(&mut *buf.w.get(), &*self.chan.callbacks, data)
+        }
     }
 
-    /// Reserves room for a record of `len` bytes to fill in place. Readers see it when the
-    /// [`Reservation`] is committed or dropped. `None` if it was lost (and counted).
+    /// Reserves room for a record of `len` bytes to fill in place. Readers see it once it is
+    /// committed (when the [`Reservation`] is dropped) and its sub-buffer is complete. `None`
+    /// if it was lost (and counted).
     pub fn reserve(&mut self, len: usize) -> Option<Reservation<'_>> {
-        let buf = self.buf?;
-        if !buf.enter() {
-            return None;
-        }
-        // SAFETY: We hold `busy` with interrupts off on the buffer's CPU.
-        let ws = unsafe { &mut *buf.w.get() };
-        // SAFETY: As above.
-        match unsafe { buf.reserve(ws, &*self.chan.callbacks, len) } {
-            Some(p) => Some(Reservation {
-                buf,
-                // SAFETY: `p` is valid for `len` bytes that only we write until the commit.
-                data: unsafe { core::slice::from_raw_parts_mut(p, len) },
-            }),
-            None => {
-                buf.leave();
-                None
+        let buf = self.buf;
+        // SAFETY: As in `write`. The writer state stays ours while the reservation borrows us.
+        unsafe {
+            if buf.refuse_if_busy() {
+                return None;
             }
+            let ws = &mut *buf.w.get();
+            let p = buf.reserve(ws, &*self.chan.callbacks, len)?;
+            Some(Reservation {
+                ws,
+                // SAFETY: `p` is valid for `len` bytes that only we write until the commit.
+                data: core::slice::from_raw_parts_mut(p, len),
+            })
         }
+    }
+}
+
+impl<T: Callbacks> Drop for Local<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Saved by `Channel::local` on this CPU (interrupts were off since).
+        unsafe { bindings::relay_irq_restore(self.flags) };
     }
 }
 
 /// Room for one record in a buffer, reserved by [`Local::reserve`]. Committed on drop.
 pub struct Reservation<'a> {
-    buf: &'a Buffer,
+    ws: &'a mut WriterState,
     data: &'a mut [u8],
 }
 
@@ -1183,10 +1213,7 @@ impl DerefMut for Reservation<'_> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        // SAFETY: We hold `busy` (taken by `Local::reserve`) with interrupts off.
-        let ws = unsafe { &*self.buf.w.get() };
-        self.buf.commit(ws, self.data.len());
-        self.buf.leave();
+        Buffer::commit(self.ws, self.data.len());
     }
 }
 

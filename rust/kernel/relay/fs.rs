@@ -9,8 +9,8 @@
 //! appears as:
 //!
 //! - `dir/name<cpu>` for every possible CPU (mode 0400), where
-//!   - `read()` consumes the CPU's data in order, padding left out; it returns what is there
-//!     (whole sub-buffers and the committed part of the current one), blocks when there is
+//!   - `read()` consumes the CPU's data in order, padding left out; it returns what complete
+//!     sub-buffers hold (any amount: records may span two reads), blocks when there is
 //!     nothing unless the file is non-blocking (`EAGAIN`), and returns 0 (end of file) once
 //!     the channel is closed and drained;
 //!   - `poll()` reports `POLLIN` when a sub-buffer is complete and `POLLHUP` once the
