@@ -123,11 +123,19 @@ const BENIGN: &[&str] = &[
 
 /// Splats of the upstream kernel, not of this suite, that a run may show.
 /// Each is matched anywhere in a splat's report and says why it is known.
-pub const KNOWN_UPSTREAM: &[(&str, &str)] = &[(
-    "rust_doctest_kernel_time_hrtimer_rs",
-    "Linux 7.2's kernel::time::hrtimer doc examples put timers on the stack \
-     without debug-object annotation (ODEBUG warning under DEBUG_OBJECTS_TIMERS)",
-)];
+pub const KNOWN_UPSTREAM: &[(&str, &str)] = &[
+    (
+        "rust_doctest_kernel_time_hrtimer_rs",
+        "Linux 7.2's kernel::time::hrtimer doc examples put timers on the stack \
+         without debug-object annotation (ODEBUG warning under DEBUG_OBJECTS_TIMERS)",
+    ),
+    (
+        "identify_boot_cpu+",
+        "KASAN report from an interrupt taken inside identify_boot_cpu() a few \
+         milliseconds into boot, in generic x86 code, before any module or \
+         kernel-crate code of ours runs (seen once in about ten TCG boots)",
+    ),
+];
 
 /// One splat: its report, from the first matching line to the end of the
 /// trace, and the reason it is a known upstream issue, if it is one.
@@ -141,8 +149,14 @@ fn is_splat(line: &str) -> bool {
     SPLATS.iter().any(|p| line.contains(p)) && !BENIGN.iter().any(|p| line.contains(p))
 }
 
+/// The last line of a warning's trace or of a KASAN report.
+fn ends_report(line: &str) -> bool {
+    line.contains("---[ end trace") || line.contains("==========================")
+}
+
 /// Returns the splats in `text`: each starts at a line that looks like one
-/// and runs to the trace's `---[ end trace` line (at most 100 lines).
+/// and runs to the trace's `---[ end trace` line, or the `=====` line that
+/// closes a KASAN report (at most 100 lines).
 pub fn splats(text: &str) -> Vec<Splat> {
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     let mut out = Vec::new();
@@ -153,10 +167,10 @@ pub fn splats(text: &str) -> Vec<Splat> {
             continue;
         }
         let mut end = i;
-        while end + 1 < lines.len() && end - i < 100 && !lines[end].contains("---[ end trace") {
+        while end + 1 < lines.len() && end - i < 100 && !ends_report(lines[end]) {
             end += 1;
         }
-        if !lines[i..=end].iter().any(|l| l.contains("---[ end trace")) {
+        if !lines[i..=end].iter().any(|l| ends_report(l)) {
             // No trace follows: the splat is this line alone.
             end = i;
         }
@@ -225,5 +239,15 @@ mod tests {
         assert!(s[0].known.is_some());
         assert_eq!(s[0].lines.len(), 3);
         assert_eq!(s[1].known, None);
+    }
+
+    #[test]
+    fn early_boot_kasan_report_is_known_but_not_later_ones() {
+        let early = "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0\nCall Trace:\n handle_edge_irq+0x2c/0x710\n identify_cpu+0x22a/0x1510\n identify_boot_cpu+0xd/0xa0\n start_kernel+0x2b7/0x350\n==================================================================\n";
+        let s = splats(early);
+        assert!(!s.is_empty());
+        assert!(s.iter().all(|s| s.known.is_some()));
+        let later = "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0\nCall Trace:\n handle_edge_irq+0x2c/0x710\n relay_write+0x10/0x20\n==================================================================\n";
+        assert!(splats(later).iter().all(|s| s.known.is_none()));
     }
 }
