@@ -36,6 +36,7 @@ use kernel::{
         Thread, //
     },
     mm::zeroed_pool::{
+        self,
         Device,
         Installed,
         ZeroedPool, //
@@ -74,6 +75,19 @@ struct Kscrubd {
 
 impl kernel::Module for Kscrubd {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Pick the faster cached zeroing routine on this machine before anything zeroes.
+        // Times are printed in microseconds: 32-bit ARM cannot format 64-bit numbers.
+        let (clear_ns, stores_ns) = zeroed_pool::calibrate_cached()?;
+        let routine = match zeroed_pool::cached_routine() {
+            zeroed_pool::CACHED_STORES => "a store loop",
+            _ => "clear_pages",
+        };
+        pr_info!(
+            "cached zeroing with {} (64 KiB: clear_pages {} us, store loop {} us)\n",
+            routine,
+            u32::try_from(clear_ns).unwrap_or(u32::MAX) / 1000,
+            u32::try_from(stores_ns).unwrap_or(u32::MAX) / 1000
+        );
         let shared = Shared::new()?;
         let shrinker = Shrinker::register(
             fmt!("kscrubd"),

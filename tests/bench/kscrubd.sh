@@ -42,8 +42,9 @@ v() { echo "$out" | sed -n "s/^$1=//p"; }
 echo "@bench kscrubd | sparse touch, time per fault | $(v sparse_dev_ns) | $(v sparse_anon_ns) | ns"
 echo "@bench kscrubd | dense touch, time per page | $(v dense_dev_ns) | $(v dense_anon_ns) | ns"
 cached=$(zero_rate 0)
-echo "@bench kscrubd | zeroing throughput (clear_pages vs memset) | ${cached% *} | $(v memset_mbps) | MB/s"
-echo "@bench kscrubd | time to zero one page (clear_pages vs memset) | ${cached#* } | $(v memset_page_ns) | ns"
+routine=$(stat cached_routine)
+echo "@bench kscrubd | zeroing throughput (cached, $routine, vs memset) | ${cached% *} | $(v memset_mbps) | MB/s"
+echo "@bench kscrubd | time to zero one page (cached, $routine, vs memset) | ${cached#* } | $(v memset_page_ns) | ns"
 if nt=$(zero_rate 1 2>/dev/null) && [ -n "$nt" ]; then
 	echo "@bench kscrubd | zeroing throughput (non-temporal vs memset) | ${nt% *} | $(v memset_mbps) | MB/s"
 fi

@@ -114,7 +114,8 @@ pub fn carve(order: u32, used: usize, k: u32) -> Option<(usize, usize)> {
 /// How blocks are zeroed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ZeroMode {
-    /// With the kernel's `clear_pages` (the fastest cached stores the CPU offers).
+    /// With cached stores: the kernel's `clear_pages`, or a store loop where [`calibrate_cached`]
+    /// found that faster.
     Cached,
     /// With non-temporal stores that bypass the caches (x86_64 only).
     NonTemporal,
@@ -159,6 +160,90 @@ unsafe fn zero_non_temporal(addr: *mut u8, len: usize) {
             options(nostack),
         )
     };
+}
+
+/// Zeroes `len` bytes at `addr` with plain 8-byte stores, 64 bytes per iteration (what
+/// `__clear_pages_unrolled` does).
+///
+/// # Safety
+///
+/// `addr` must be valid for writes of `len` bytes, 8-byte aligned, and `len` a non-zero
+/// multiple of 64.
+#[cfg(CONFIG_X86_64)]
+unsafe fn zero_stores(addr: *mut u8, len: usize) {
+    // SAFETY: By the safety requirements the loop writes only inside `addr..addr + len`.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "mov qword ptr [{p}], {z}",
+            "mov qword ptr [{p} + 8], {z}",
+            "mov qword ptr [{p} + 16], {z}",
+            "mov qword ptr [{p} + 24], {z}",
+            "mov qword ptr [{p} + 32], {z}",
+            "mov qword ptr [{p} + 40], {z}",
+            "mov qword ptr [{p} + 48], {z}",
+            "mov qword ptr [{p} + 56], {z}",
+            "add {p}, 64",
+            "sub {n}, 64",
+            "jnz 2b",
+            p = inout(reg) addr => _,
+            n = inout(reg) len => _,
+            z = in(reg) 0u64,
+            options(nostack),
+        )
+    };
+}
+
+/// The routine [`ZeroMode::Cached`] uses: [`CACHED_CLEAR_PAGES`] until [`calibrate_cached`]
+/// finds [`CACHED_STORES`] faster.
+static CACHED_ROUTINE: Atomic<i32> = Atomic::new(CACHED_CLEAR_PAGES);
+
+/// The kernel's `clear_pages` (`rep stosb` on CPUs with ERMS).
+pub const CACHED_CLEAR_PAGES: i32 = 0;
+
+/// An unrolled loop of 8-byte stores (x86_64).
+pub const CACHED_STORES: i32 = 1;
+
+/// The routine [`ZeroMode::Cached`] uses now ([`CACHED_CLEAR_PAGES`] or [`CACHED_STORES`]).
+pub fn cached_routine() -> i32 {
+    CACHED_ROUTINE.load(Relaxed)
+}
+
+/// Times the cached zeroing routines on a scratch block of 64 KiB and keeps the faster one for
+/// [`ZeroMode::Cached`], the way the kernel picks its XOR and RAID6 routines at boot: on most
+/// hardware that is `clear_pages`; where `rep stosb` is slow (emulators such as QEMU's TCG run
+/// it byte by byte) the store loop wins. Returns the best times, in nanoseconds, of
+/// `clear_pages` and of the store loop (0 where there is none).
+pub fn calibrate_cached() -> Result<(u64, u64)> {
+    let mut block = Block::alloc_zeroed(4, GFP_KERNEL)?;
+    let addr = block.addr();
+    let len = order_bytes(block.order);
+    let time = |f: &mut dyn FnMut()| {
+        let mut best = u64::MAX;
+        for _ in 0..3 {
+            let start = Instant::<Monotonic>::now();
+            f();
+            best = best.min(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        best
+    };
+    // SAFETY: We own the block: page aligned, linearly mapped, `len` bytes.
+    let clear =
+        time(&mut || unsafe { bindings::clear_pages(addr.cast(), (len / PAGE_SIZE) as c_uint) });
+    #[cfg(CONFIG_X86_64)]
+    // SAFETY: As above; `len` is a multiple of 64.
+    let stores = time(&mut || unsafe { zero_stores(addr, len) });
+    #[cfg(not(CONFIG_X86_64))]
+    let stores = 0;
+    let routine = if stores != 0 && stores < clear {
+        CACHED_STORES
+    } else {
+        CACHED_CLEAR_PAGES
+    };
+    CACHED_ROUTINE.store(routine, Relaxed);
+    debug_assert!(block.is_zero());
+    block.zero(ZeroMode::Cached);
+    Ok((clear, stores))
 }
 
 /// An owned block of `2^order` physically contiguous, naturally aligned pages.
@@ -247,6 +332,11 @@ impl Block {
             ZeroMode::NonTemporal => {
                 // SAFETY: We own the block: `2^order` pages, page aligned, linearly mapped.
                 unsafe { zero_non_temporal(addr, order_bytes(self.order)) }
+            }
+            #[cfg(CONFIG_X86_64)]
+            ZeroMode::Cached if cached_routine() == CACHED_STORES => {
+                // SAFETY: As above; the block is a whole number of pages.
+                unsafe { zero_stores(addr, order_bytes(self.order)) }
             }
             _ => {
                 // SAFETY: As above; `clear_pages` zeroes `nr_pages` pages at `addr`.
@@ -384,6 +474,11 @@ impl core::fmt::Display for Stats {
         writeln!(f, "misses {}", self.misses)?;
         writeln!(f, "bytes_zeroed {}", self.bytes_zeroed)?;
         writeln!(f, "zero_ns {}", self.zero_ns)?;
+        let routine = match cached_routine() {
+            CACHED_STORES => "store_loop",
+            _ => "clear_pages",
+        };
+        writeln!(f, "cached_routine {routine}")?;
         writeln!(f, "returned_pages {}", self.returned)?;
         writeln!(f, "refill_failures {}", self.refill_failures)?;
         write!(f, "blocks")?;
