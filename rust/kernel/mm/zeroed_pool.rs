@@ -128,6 +128,33 @@ impl ZeroMode {
     }
 }
 
+/// An inline assembly loop that zeroes `$len` bytes at `$addr` with eight 8-byte `$store`
+/// instructions per 64 bytes, then runs `$fence` (an instruction, or nothing).
+#[cfg(CONFIG_X86_64)]
+macro_rules! zero_loop {
+    ($store:literal, $fence:literal, $addr:expr, $len:expr) => {
+        core::arch::asm!(
+            "2:",
+            concat!($store, " qword ptr [{p}], {z}"),
+            concat!($store, " qword ptr [{p} + 8], {z}"),
+            concat!($store, " qword ptr [{p} + 16], {z}"),
+            concat!($store, " qword ptr [{p} + 24], {z}"),
+            concat!($store, " qword ptr [{p} + 32], {z}"),
+            concat!($store, " qword ptr [{p} + 40], {z}"),
+            concat!($store, " qword ptr [{p} + 48], {z}"),
+            concat!($store, " qword ptr [{p} + 56], {z}"),
+            "add {p}, 64",
+            "sub {n}, 64",
+            "jnz 2b",
+            $fence,
+            p = inout(reg) $addr => _,
+            n = inout(reg) $len => _,
+            z = in(reg) 0u64,
+            options(nostack),
+        )
+    };
+}
+
 /// Zeroes `len` bytes at `addr` with non-temporal stores, then orders them before later stores.
 ///
 /// # Safety
@@ -139,27 +166,7 @@ unsafe fn zero_non_temporal(addr: *mut u8, len: usize) {
     // SAFETY: By the safety requirements the loop writes only inside `addr..addr + len`; the
     // `sfence` makes the weakly ordered stores visible before anything the caller stores next
     // (such as publishing the block under a lock).
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "movnti qword ptr [{p}], {z}",
-            "movnti qword ptr [{p} + 8], {z}",
-            "movnti qword ptr [{p} + 16], {z}",
-            "movnti qword ptr [{p} + 24], {z}",
-            "movnti qword ptr [{p} + 32], {z}",
-            "movnti qword ptr [{p} + 40], {z}",
-            "movnti qword ptr [{p} + 48], {z}",
-            "movnti qword ptr [{p} + 56], {z}",
-            "add {p}, 64",
-            "sub {n}, 64",
-            "jnz 2b",
-            "sfence",
-            p = inout(reg) addr => _,
-            n = inout(reg) len => _,
-            z = in(reg) 0u64,
-            options(nostack),
-        )
-    };
+    unsafe { zero_loop!("movnti", "sfence", addr, len) };
 }
 
 /// Zeroes `len` bytes at `addr` with plain 8-byte stores, 64 bytes per iteration (what
@@ -172,26 +179,7 @@ unsafe fn zero_non_temporal(addr: *mut u8, len: usize) {
 #[cfg(CONFIG_X86_64)]
 unsafe fn zero_stores(addr: *mut u8, len: usize) {
     // SAFETY: By the safety requirements the loop writes only inside `addr..addr + len`.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "mov qword ptr [{p}], {z}",
-            "mov qword ptr [{p} + 8], {z}",
-            "mov qword ptr [{p} + 16], {z}",
-            "mov qword ptr [{p} + 24], {z}",
-            "mov qword ptr [{p} + 32], {z}",
-            "mov qword ptr [{p} + 40], {z}",
-            "mov qword ptr [{p} + 48], {z}",
-            "mov qword ptr [{p} + 56], {z}",
-            "add {p}, 64",
-            "sub {n}, 64",
-            "jnz 2b",
-            p = inout(reg) addr => _,
-            n = inout(reg) len => _,
-            z = in(reg) 0u64,
-            options(nostack),
-        )
-    };
+    unsafe { zero_loop!("mov", "", addr, len) };
 }
 
 /// The routine [`ZeroMode::Cached`] uses: [`CACHED_CLEAR_PAGES`] until [`calibrate_cached`]
