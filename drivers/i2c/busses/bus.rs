@@ -7,6 +7,10 @@
 //! from the interrupt handler: the caller starts it and sleeps until the handler completes
 //! it; atomic transfers poll the same handler. The transfer state lives under a spinlock
 //! that disables interrupts, so process context and the handler never race.
+//!
+//! Every transfer holds a runtime PM usage reference, so the controller's clocks are on while
+//! it runs; an atomic transfer, which can't wait for a resume, ungates the clocks itself if
+//! the controller is suspended.
 
 use kernel::{
     device::{
@@ -30,7 +34,7 @@ use kernel::{
         self,
         IrqReturn, //
     },
-    new_spinlock_irqsave,
+    new_spinlock_irqsave, pm,
     prelude::*,
     sync::{
         Arc,
@@ -44,6 +48,7 @@ use kernel::{
         Instant,
         Monotonic, //
     },
+    types::ScopeGuard,
 };
 
 use crate::{
@@ -54,6 +59,7 @@ use crate::{
         State, //
     },
     offload,
+    power::Power,
     regs::{
         self,
         control,
@@ -183,6 +189,7 @@ pub(crate) struct Bus {
     xfer: SpinLockIrqSave<Xfer>,
     #[pin]
     done: Completion,
+    power: Power,
 }
 
 impl Bus {
@@ -190,6 +197,7 @@ impl Bus {
     pub(crate) fn new(
         io: Devres<IoMem<'static, { regs::SIZE }>>,
         cfg: Config,
+        power: Power,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             io,
@@ -211,6 +219,7 @@ impl Bus {
                 "mv64xxx_i2c_xfer"
             ),
             done <- Completion::new(),
+            power,
         })
     }
 
@@ -219,6 +228,23 @@ impl Bus {
         let io = self.io.access(dev)?;
         let mut x = self.xfer.lock();
         self.hw_init(io, &mut x);
+        Ok(())
+    }
+
+    /// Runtime PM: gates the clocks of the idle controller.
+    pub(crate) fn suspend(&self) {
+        self.power.gate();
+    }
+
+    /// Runtime PM: ungates the clocks and configures the controller again, unless an atomic
+    /// transfer (which ungated them itself) is running on it.
+    pub(crate) fn resume(&self, dev: &Device<Bound>) -> Result {
+        self.power.ungate()?;
+        let io = self.io.access(dev)?;
+        let mut x = self.xfer.lock();
+        if !x.active {
+            self.hw_init(io, &mut x);
+        }
         Ok(())
     }
 
@@ -496,6 +522,22 @@ impl Bus {
         }
         let io = self.io.access(parent)?;
         let dev: &Device = parent;
+
+        // Power for the transfer. An atomic caller can't wait for a resume: if the
+        // controller is suspended (or on its way down or up), ungate the clocks here, for
+        // this transfer only, and set the controller up.
+        let usage = if atomic {
+            pm::Usage::get_if_active(dev)
+        } else {
+            Some(pm::Usage::resume_and_get(dev)?)
+        };
+        let _ungated = if usage.is_none() {
+            self.power.ungate()?;
+            self.hw_init(io, &mut self.xfer.lock());
+            Some(ScopeGuard::new(|| self.power.gate()))
+        } else {
+            None
+        };
 
         self.done.reinit();
         {

@@ -11,7 +11,10 @@
 
 use kernel::{
     debugfs,
-    device::Core,
+    device::{
+        Bound,
+        Core, //
+    },
     i2c::adapter::{
         self,
         Options, //
@@ -104,8 +107,8 @@ kernel::of_device_table!(
 /// One bound controller.
 ///
 /// Fields drop in declaration order, and that order matters: the adapter goes first (no new
-/// transfer, none in flight), then the interrupt, then the controller state, and the clocks
-/// and reset line last.
+/// transfer, none in flight), then the interrupt, then the controller state with, last, its
+/// clocks and reset line.
 #[pin_data]
 struct I2cMv64xxx {
     #[pin]
@@ -117,7 +120,6 @@ struct I2cMv64xxx {
     _stats: debugfs::File<StatsFile>,
     _debugfs: debugfs::Dir,
     bus: Arc<Bus>,
-    _power: power::Power,
 }
 
 /// The debugfs file with the transfer counters.
@@ -140,6 +142,7 @@ impl platform::Driver for I2cMv64xxx {
     type IdInfo = Variant;
     type Data<'bound> = Self;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
+    const PM_OPS: Option<&'static platform::PmOps> = Some(&<Self as platform::RuntimePm>::OPS);
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
@@ -165,7 +168,7 @@ impl platform::Driver for I2cMv64xxx {
                 .iomap_sized::<{ regs::SIZE }>()?
                 .into_devres()?;
             let cfg = variant.config(regs::baud(m, n), bus_freq);
-            let bus = Arc::pin_init(Bus::new(io, cfg), GFP_KERNEL)?;
+            let bus = Arc::pin_init(Bus::new(io, cfg, power), GFP_KERNEL)?;
             bus.init_hw(dev)?;
 
             dev_dbg!(
@@ -204,7 +207,6 @@ impl platform::Driver for I2cMv64xxx {
                 _stats <- dir.read_only_file(c"stats", Ok::<_, Error>(StatsFile(bus.clone()))),
                 _debugfs: dir,
                 bus,
-                _power: power,
             }))
         })
     }
@@ -222,6 +224,28 @@ impl platform::Driver for I2cMv64xxx {
             s.recoveries,
             s.irqs
         );
+    }
+}
+
+/// Runtime PM as in the C driver: the clocks are gated after a second without transfers.
+/// Unlike the C driver, they stay prepared and the reset line stays released, so that an
+/// atomic transfer can power the controller without sleeping.
+impl platform::RuntimePm for I2cMv64xxx {
+    const AUTOSUSPEND_MS: i32 = 1000;
+
+    fn runtime_suspend<'bound>(
+        _pdev: &'bound platform::Device<Bound>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
+        this.bus.suspend();
+        Ok(())
+    }
+
+    fn runtime_resume<'bound>(
+        pdev: &'bound platform::Device<Bound>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
+        this.bus.resume(pdev.as_ref())
     }
 }
 

@@ -3,7 +3,9 @@
 //! Clocks and reset line of the controller.
 //!
 //! The core clock (`tclk`, also the divider's input) and the optional register clock are
-//! enabled and the optional reset line released for as long as a [`Power`] lives.
+//! prepared and the optional reset line released for as long as a [`Power`] lives. The clocks
+//! start enabled; runtime PM gates them while the controller is idle ([`Power::gate`]), and
+//! leaves them prepared, so that an atomic transfer can ungate them without sleeping.
 
 use kernel::{
     device::Device,
@@ -66,6 +68,38 @@ impl Power {
             this.reset.deassert()?;
         }
         Ok(this)
+    }
+
+    /// Gates the clocks. Balanced by [`Power::ungate`]; they stay prepared.
+    pub(crate) fn gate(&self) {
+        #[cfg(CONFIG_COMMON_CLK)]
+        {
+            if let Some(c) = &self.reg_clk {
+                c.disable();
+            }
+            if let Some(c) = &self.clk {
+                c.disable();
+            }
+        }
+    }
+
+    /// Ungates the clocks. Does not sleep.
+    pub(crate) fn ungate(&self) -> Result {
+        #[cfg(CONFIG_COMMON_CLK)]
+        {
+            if let Some(c) = &self.clk {
+                c.enable()?;
+            }
+            if let Some(c) = &self.reg_clk {
+                if let Err(e) = c.enable() {
+                    if let Some(c) = &self.clk {
+                        c.disable();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Returns the rate of the core clock, the divider's input, if there is one.
