@@ -137,10 +137,15 @@ pub(crate) fn run(shared: Arc<Shared>, nid: i32) {
             }
             Action::Sleep(why) => {
                 filling = false;
-                // A consumer wakes the thread when it takes pages; when the pool was full, it
-                // has work again as soon as a block fits.
+                // When the pool is full, the next consumer to take pages wakes the thread, and
+                // it has work again as soon as a block fits. Otherwise (high load, no free
+                // blocks, memory short) it looks again after the timeout.
+                if why == Idle::Full {
+                    pool.wake_on_take(nid);
+                }
                 kthread::sleep(Some(why.timeout()), || {
-                    why == Idle::Full && policy::has_room(&p, pool.pages(nid))
+                    why == Idle::Full
+                        && (!pool.wake_pending(nid) || policy::has_room(&p, pool.pages(nid)))
                 });
             }
         }

@@ -429,6 +429,12 @@ struct Node {
     /// The thread to wake when the pool runs low.
     #[pin]
     refiller: SpinLock<Option<ARef<Task>>>,
+    /// Set while the refiller sleeps because this node's part is full: the next take wakes
+    /// it (and clears this). Takes at other times leave it alone, so that a fault does not pay
+    /// for waking a thread that is already working or that sleeps for another reason. A take
+    /// that races with the refiller going to sleep may miss it; the next take, or the
+    /// refiller's timeout, wakes it then.
+    wake_on_take: Atomic<bool>,
 }
 
 /// Counters of a pool, for debugfs.
@@ -529,6 +535,7 @@ impl ZeroedPool {
                     runs <- new_spinlock!(runs),
                     pages: Atomic::new(0),
                     refiller <- new_spinlock!(None),
+                    wake_on_take: Atomic::new(false),
                 }),
                 GFP_KERNEL,
             )?;
@@ -586,9 +593,24 @@ impl ZeroedPool {
         }
     }
 
-    /// Wakes the refiller of `node` if the node is below its target.
+    /// Asks for the refiller of node `nid` to be woken by the next take from the node: its
+    /// part is full and it is going to sleep until there is room. Check
+    /// [`ZeroedPool::wake_pending`] after marking the task as sleeping, so that a take in
+    /// between is not missed.
+    pub fn wake_on_take(&self, nid: i32) {
+        if let Some(node) = self.node(nid) {
+            node.wake_on_take.store(true, Relaxed);
+        }
+    }
+
+    /// Whether the request made by [`ZeroedPool::wake_on_take`] still waits for a take.
+    pub fn wake_pending(&self, nid: i32) -> bool {
+        self.node(nid).is_some_and(|n| n.wake_on_take.load(Relaxed))
+    }
+
+    /// Wakes the refiller of `node` if it asked for it with [`ZeroedPool::wake_on_take`].
     fn kick(&self, node: &Node) {
-        if node.pages.load(Relaxed) < self.target() {
+        if node.wake_on_take.load(Relaxed) && node.wake_on_take.xchg(false, Relaxed) {
             if let Some(task) = &*node.refiller.lock() {
                 task.wake_up();
             }
