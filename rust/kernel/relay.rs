@@ -441,7 +441,8 @@ impl Buffer {
     #[inline(always)]
     fn commit(ws: &mut WriterState, len: usize) {
         ws.offset += len;
-        ws.events += 1;
+        // A count of events; after 2^64 (or 2^32) of them, it may wrap.
+        ws.events = ws.events.wrapping_add(1);
     }
 
     /// Appends `data`.
@@ -454,9 +455,13 @@ impl Buffer {
         // SAFETY: Same requirements.
         match unsafe { self.reserve(ws, cb, data.len()) } {
             Some(p) => {
+                // The end of the record, taken before the copy: the compiler can't tell that
+                // the copy leaves `ws` alone, and would read the offset again.
+                let end = ws.offset + data.len();
                 // SAFETY: `p` has room for `data.len()` bytes that nobody else writes.
                 unsafe { ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-                Self::commit(ws, data.len());
+                ws.offset = end;
+                ws.events = ws.events.wrapping_add(1);
                 true
             }
             None => false,
