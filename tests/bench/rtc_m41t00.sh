@@ -6,6 +6,8 @@
 # variant) on QEMU's DS1338, in the same boot: microseconds per RTC_RD_TIME
 # (kt298-rtc read loops of N reads, best of 5 alternating rounds) and
 # controller interrupts per read (one per bus transfer on this controller). Rows: '@bench GROUP | MEASURE | OURS | UPSTREAM | UNIT'.
+. /tests/lib/rtc.sh
+
 N=${RTC_BENCH_READS:-300}
 
 # client and bus of the RTC, once BUSMOD ($1) has bound r_i2c.
@@ -23,18 +25,11 @@ irqs() { # total interrupts of the I2C controller (r_i2c at 0x01f02400)
 	awk '/1f02400|mv64xxx|i2c/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; t += s } END { print t + 0 }' /proc/interrupts
 }
 
-rtc_dev() {
-	for r in /sys/class/rtc/rtc*; do
-		case $(readlink -f "$r/device") in */"$client") basename "$r"; return 0 ;; esac
-	done
-	return 1
-}
-
 # measure: prints "US_PER_READ IRQS_PER_READ" for the driver bound now.
 measure() {
 	rtc=
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		rtc=$(rtc_dev) && break
+		rtc=$(rtc_of_client "$client") && break
 		sleep 0.1
 	done
 	[ -n "$rtc" ] || { echo "0 0"; return; }

@@ -10,6 +10,7 @@
 # times. x86_64: i2c-stub as a plain register file at 0x68 (the
 # time does not advance; ST can be set).
 . /tests/lib/ktap.sh
+. /tests/lib/rtc.sh
 
 machine=$(t_machine)
 addr=0x68
@@ -42,16 +43,6 @@ setregs() {
 	fi
 }
 
-# rtc_of_client: the rtcN name of the RTC whose parent is our client.
-rtc_of_client() {
-	for r in /sys/class/rtc/rtc*; do
-		case $(readlink -f "$r/device") in
-		*/"$bus"-0068) basename "$r"; return 0 ;;
-		esac
-	done
-	return 1
-}
-
 secs() { cat "/sys/class/rtc/$rtc/since_epoch"; }
 
 absdiff() { d=$(($1 - $2)); [ $d -lt 0 ] && d=$((-d)); echo $d; }
@@ -78,7 +69,7 @@ t_check "i2c bus $bus has a device at $addr" i2cget -f -y "$bus" $addr 0
 t_check "modprobe rtc_m41t00" modprobe rtc_m41t00
 [ "$machine" = arm ] || echo m41t00 $addr >"/sys/bus/i2c/devices/i2c-$bus/new_device"
 sleep 1
-rtc=$(rtc_of_client)
+rtc=$(rtc_of_client "$bus-0068")
 t_check "m41t00 registered an RTC (${rtc:-none})" test -c "/dev/${rtc:-none}"
 [ -n "$rtc" ] || { t_done; exit 0; }
 echo "# $rtc: $(cat /sys/class/rtc/$rtc/name), range check via date/time $(cat /sys/class/rtc/$rtc/date) $(cat /sys/class/rtc/$rtc/time)"
@@ -228,7 +219,7 @@ t_eq "3 rmmod/modprobe cycles with a reader" 1 $ok
 kill $reader
 wait $reader 2>/dev/null
 sleep 1
-rtc=$(rtc_of_client)
+rtc=$(rtc_of_client "$bus-0068")
 t_check "RTC back after the cycles (${rtc:-none})" test -c "/dev/${rtc:-none}"
 t_check "readable after the cycles" secs
 
@@ -238,20 +229,20 @@ if [ "$machine" = arm ]; then
 	# repeated start (the C i2c-mv64xxx sends a STOP there).
 	rmmod_retry rtc_m41t00
 	t_check "modprobe rtc_m41t00 checked_read=1" modprobe rtc_m41t00 checked_read=1
-	rtc=$(rtc_of_client)
+	rtc=$(rtc_of_client "$bus-0068")
 	t_check "checked read: hwclock -r" hwclock -r -u -f "/dev/$rtc"
 	t_check "checked read: 2000 reads never go backwards or tear" kt298-rtc read "/dev/$rtc" 2000
 	rmmod_retry rtc_m41t00
 
 	# The upstream C driver (m41t00 variant of rtc-ds1307) reads the same time.
 	modprobe rtc_m41t00
-	rtc=$(rtc_of_client)
+	rtc=$(rtc_of_client "$bus-0068")
 	ours=$(secs)
 	up0=$(cut -d. -f1 /proc/uptime)
 	rmmod_retry rtc_m41t00
 	if modprobe rtc-ds1307; then
 		sleep 0.5
-		rtc=$(rtc_of_client)
+		rtc=$(rtc_of_client "$bus-0068")
 		c=$(cat "/sys/class/rtc/$rtc/since_epoch" 2>/dev/null || echo 0)
 		up1=$(cut -d. -f1 /proc/uptime)
 		# Loading a module takes seconds here: allow for the time that passed.
