@@ -19,6 +19,9 @@ esac
 
 root=$(mktemp -d "$CACHE/initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+# Interrupted or timed out: exit, so that the EXIT trap cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root,host,usr/bin,usr/sbin,lib/modules}
 cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"

@@ -38,6 +38,9 @@ fi
 # A command of the user's: /host/cmd.sh, with DIR's contents beside it.
 extra=$(mktemp -d "$CACHE/host.XXXXXX")
 trap 'rm -rf "$extra" "$extra.cpio"' EXIT
+# Interrupted or timed out: exit, so that the EXIT trap cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$extra/host"
 if [ -n "${DIR:-}" ]; then
 	[ -d "$DIR" ] || die "DIR=$DIR is not a directory"
