@@ -163,7 +163,10 @@ run_suite() {
 	[ "$tag" = rust ] && cycles=50
 	inflight=
 	if [ "$tag" = rust ]; then
-		(while :; do i2ctransfer -f -y "$bus" w1@0x50 0x00 r32 >/dev/null 2>&1; done) &
+		rm -f /tmp/stop-inflight
+		(while [ ! -e /tmp/stop-inflight ]; do
+			i2ctransfer -f -y "$bus" w1@0x50 0x00 r32 >/dev/null 2>&1
+		done) &
 		inflight=$!
 	fi
 	ok=0
@@ -174,7 +177,8 @@ run_suite() {
 		[ "$(i2cget -f -y "$b" 0x50 0x20)" = "$ref" ] || break
 		ok=$i
 	done
-	[ -n "$inflight" ] && { kill "$inflight"; wait "$inflight" 2>/dev/null; }
+	# Stop the loop and wait for its last transfer: i2c-dev holds the module while one runs.
+	[ -n "$inflight" ] && { touch /tmp/stop-inflight; wait "$inflight"; }
 	t_eq "$tag: $cycles unbind/bind cycles with a transfer each" "$cycles" "$ok"
 
 	t_check "$tag: rmmod $mod" modprobe -r "$mod"
