@@ -151,7 +151,11 @@ run_suite() {
 	t_eq "$tag: idle again, suspended again" suspended "$(cat "$rs")"
 	echo on >"$PDEV/power/control"
 	t_eq "$tag: power/control=on resumes it" active "$(cat "$rs")"
-	[ -r "$clk" ] && t_eq "$tag: its clock runs while resumed" 1 "$(cat "$clk")"
+	if [ -r "$clk" ]; then
+		t_eq "$tag: its clock runs while resumed" 1 "$(cat "$clk")"
+	else
+		t_skip "$tag: its clock runs while resumed" "no $clk"
+	fi
 	echo auto >"$PDEV/power/control"
 	sleep 2
 	t_eq "$tag: power/control=auto lets it suspend" suspended "$(cat "$rs")"

@@ -237,10 +237,10 @@ impl Bus {
     }
 
     /// Runtime PM: ungates the clocks and configures the controller again, unless an atomic
-    /// transfer (which ungated them itself) is running on it.
+    /// transfer (which ungated them itself) is running on it. Balanced by [`Bus::suspend`].
     pub(crate) fn resume(&self, dev: &Device<Bound>) -> Result {
-        self.power.ungate()?;
         let io = self.io.access(dev)?;
+        self.power.ungate()?;
         let mut x = self.xfer.lock();
         if !x.active {
             self.hw_init(io, &mut x);
@@ -532,9 +532,8 @@ impl Bus {
             Some(pm::Usage::resume_and_get(dev)?)
         };
         let _ungated = if usage.is_none() {
-            self.power.ungate()?;
-            self.hw_init(io, &mut self.xfer.lock());
-            Some(ScopeGuard::new(|| self.power.gate()))
+            self.resume(parent)?;
+            Some(ScopeGuard::new(|| self.suspend()))
         } else {
             None
         };
