@@ -11,12 +11,13 @@
 # serial console goes to LOG (and to the terminal with KT_VERBOSE=1, or for
 # the interactive shell). EXTRA_CPIO is appended to the initramfs (the kernel
 # unpacks concatenated archives in order). The boot is killed after
-# KT_TIMEOUT seconds (default 600); the caller judges the log.
+# KT_TIMEOUT seconds (default 1200: the arm test run takes 9-10 min under TCG);
+# the caller judges the log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 arch=$1 kbuild=$2 initrd=$3 mode=$4 logf=$5 extra=${6:-}
-timeout=${KT_TIMEOUT:-600}
+timeout=${KT_TIMEOUT:-1200}
 
 if [ -n "$extra" ]; then
 	cat "$initrd" "$extra" >"$logf.initrd"
