@@ -93,6 +93,17 @@ __rust_helper void rust_helper_relay_cpus_read_unlock(void)
 	cpus_read_unlock();
 }
 
+/*
+ * Makes path walks that enter a relayfs mount call ->d_manage() on its root (as autofs marks
+ * its dentries), so relayfs can hold the mount while channels exist.
+ */
+__rust_helper void rust_helper_relay_dentry_manage_transit(struct dentry *dentry)
+{
+	spin_lock(&dentry->d_lock);
+	dentry->d_flags |= DCACHE_MANAGE_TRANSIT;
+	spin_unlock(&dentry->d_lock);
+}
+
 /* i_fop sits in an anonymous union whose bindgen name depends on the configuration. */
 __rust_helper void rust_helper_relay_inode_set_fops(struct inode *inode,
 						    const struct file_operations *fops)

@@ -139,8 +139,17 @@ t_eq "padding of a sub-buffer not yet complete: EINVAL" "EINVAL" "$(echo "$out" 
 t_check_fails "writing to a channel file fails" sh -c "echo x > ${base}0"
 t_check_fails "unmount while a file is open fails" sh -c "exec 4<${base}1; umount $mnt"
 t_check_fails "relayfs cannot be unloaded while mounted" rmmod relayfs
+t_check "unmount while a channel exists fails with EBUSY" sh -c \
+	"! umount $mnt 2>/tmp/umount.err && grep -qi busy /tmp/umount.err"
+mkdir -p /tmp/relay2
+mount -t relayfs none /tmp/relay2
+t_check "so does a second mount that was never entered" sh -c \
+	"! umount /tmp/relay2 2>/tmp/umount.err && grep -qi busy /tmp/umount.err"
+t_check "a lazy unmount detaches it" sh -c "umount -l /tmp/relay2 && ! grep -q ' /tmp/relay2 ' /proc/mounts"
 stop_producer
-t_check "unmount" umount $mnt
+t_check "unmount once the channels are gone" umount $mnt
+mount -t relayfs none /tmp/relay2
+t_check "a mount made with no channels unmounts" umount /tmp/relay2
 t_check "relayfs unloads" rmmod relayfs
 
 t_check "no kernel warnings" sh -c \

@@ -23,6 +23,10 @@
 //!
 //! A file that is open when its channel closes keeps working until it is closed: it drains
 //! what is left and then sees end of file.
+//!
+//! While any channel exists, unmounting a relayfs mount fails with `EBUSY`: relayfs holds
+//! each mount that a path walk enters until the last channel closes. A lazy unmount detaches
+//! it at once.
 
 use super::{registry, Buffer, Mode, RegistryGuard, Shared, Stats};
 use crate::{
@@ -34,7 +38,7 @@ use crate::{
     prelude::*,
     str::CString,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         Arc,
     },
     types::Opaque,
@@ -77,10 +81,18 @@ struct Dir {
 /// relayfs, while it is registered.
 pub(super) struct FsState {
     fs_type: *mut bindings::file_system_type,
+    /// The internal mount that keeps the super block while channels exist.
     mount: *mut bindings::vfsmount,
+    /// How many channels have files (pins of `mount`).
     mount_count: c_int,
+    /// User mounts that [`root_manage`] took a reference to; dropped with the last channel.
+    held_mounts: KVec<*mut bindings::vfsmount>,
     dirs: KVec<Dir>,
 }
+
+/// Whether channels exist, so that path walks into a mount's root go to [`root_manage`] in
+/// reference mode. Written under the registry lock; read without it in RCU walks.
+static CHANNELS_EXIST: Atomic<bool> = Atomic::new(false);
 
 /// The files and directories relayfs holds for one channel.
 pub(super) struct ChannelFiles {
@@ -155,6 +167,13 @@ static CONTEXT_OPS: Ops<bindings::fs_context_operations> = Ops(bindings::fs_cont
     ..pin_init::zeroed()
 });
 
+static DENTRY_OPS: Ops<bindings::dentry_operations> = Ops(bindings::dentry_operations {
+    // What `simple_lookup` does for a super block without dentry operations.
+    d_delete: Some(bindings::always_delete_dentry),
+    d_manage: Some(root_manage),
+    ..pin_init::zeroed()
+});
+
 static ROOT_FILES: Ops<[bindings::tree_descr; 1]> = Ops([bindings::tree_descr {
     name: c"".as_ptr().cast(),
     ops: ptr::null(),
@@ -165,8 +184,47 @@ unsafe extern "C" fn fill_super(
     sb: *mut bindings::super_block,
     _fc: *mut bindings::fs_context,
 ) -> c_int {
-    // SAFETY: `sb` is a new super block; the table ends with an empty name.
-    unsafe { bindings::simple_fill_super(sb, RELAYFS_MAGIC, ROOT_FILES.0.as_ptr()) }
+    // SAFETY: `sb` is a new super block, not yet visible; the table ends with an empty name.
+    // The root is made by `simple_fill_super` with the default operations set before it.
+    unsafe {
+        bindings::set_default_d_op(sb, &DENTRY_OPS.0);
+        let ret = bindings::simple_fill_super(sb, RELAYFS_MAGIC, ROOT_FILES.0.as_ptr());
+        if ret == 0 {
+            bindings::relay_dentry_manage_transit((*sb).s_root);
+        }
+        ret
+    }
+}
+
+/// Called by path walks that enter a relayfs mount (the root is the only managed dentry).
+///
+/// While channels exist, it takes a reference to each user mount entered, so that `umount`
+/// of it fails with `EBUSY` as a mount with open files does (`umount` itself walks into the
+/// mount, so a mount never entered before is held too). The references are dropped when the
+/// last channel closes; a lazy unmount (`umount -l`) detaches the mount at once.
+unsafe extern "C" fn root_manage(path: *const bindings::path, rcu_walk: bool) -> c_int {
+    if !CHANNELS_EXIST.load(Acquire) {
+        return 0;
+    }
+    if rcu_walk {
+        // Taking a reference needs the registry lock: walk on in reference mode.
+        return ECHILD.to_errno();
+    }
+    let mut reg = registry();
+    let Some(fs) = reg.fs.as_mut() else {
+        return 0;
+    };
+    // SAFETY: The walk holds `path`, and so its mount.
+    let mnt = unsafe { (*path).mnt };
+    if fs.mount_count == 0 || mnt == fs.mount || fs.held_mounts.contains(&mnt) {
+        return 0;
+    }
+    if let Err(e) = fs.held_mounts.push(mnt, GFP_KERNEL) {
+        return Error::from(e).to_errno();
+    }
+    // SAFETY: `mnt` is live (above); the reference is dropped by `channel_removed`.
+    unsafe { bindings::mntget(mnt) };
+    0
 }
 
 unsafe extern "C" fn get_tree(fc: *mut bindings::fs_context) -> c_int {
@@ -225,6 +283,7 @@ impl Registration {
             fs_type,
             mount: ptr::null_mut(),
             mount_count: 0,
+            held_mounts: KVec::new(),
             dirs: KVec::new(),
         });
         let mut i = 0;
@@ -322,6 +381,7 @@ fn try_add(reg: &mut RegistryGuard, shared: &Arc<Shared>) -> Result {
     // SAFETY: The file system is registered; `mount` and `mount_count` are ours.
     to_result(unsafe { bindings::simple_pin_fs(fs.fs_type, &mut fs.mount, &mut fs.mount_count) })?;
     files.files.pinned = true;
+    CHANNELS_EXIST.store(true, Release);
     // SAFETY: Pinned above.
     let mut parent = unsafe { (*fs.mount).mnt_root };
     let path = shared.path.to_bytes();
@@ -446,6 +506,14 @@ pub(super) fn channel_removed(reg: &mut RegistryGuard, shared: &Arc<Shared>) {
         files.pinned = false;
         // SAFETY: Pinned by `try_add`.
         unsafe { bindings::simple_release_fs(&mut fs.mount, &mut fs.mount_count) };
+        if fs.mount_count == 0 {
+            CHANNELS_EXIST.store(false, Release);
+            for mnt in fs.held_mounts.drain_all() {
+                // SAFETY: `root_manage` took this reference. The last put of a user mount is
+                // deferred (task work), so it does not re-enter relayfs under the lock.
+                unsafe { bindings::mntput(mnt) };
+            }
+        }
     }
 }
 
