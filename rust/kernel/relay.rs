@@ -10,7 +10,7 @@
 //! sleeps and never blocks; it returns whether the record was stored, and every record that
 //! was not is counted ([`Stats`]): the buffer was full ([`Mode::NoOverwrite`]), the record was
 //! larger than a sub-buffer, or the buffer was busy because the write interrupted another one
-//! on the same CPU.
+//! on the same CPU (or was made while a [`Local`] held the buffer).
 //!
 //! When a sub-buffer is complete the channel calls [`Callbacks::deliver`] and wakes readers;
 //! readers see complete sub-buffers only ([`Channel::flush`] completes the current ones).
@@ -203,8 +203,9 @@ impl Stats {
     }
 }
 
-/// The state only the buffer's own CPU touches: with interrupts off, or with preemption off and
-/// `Buffer::busy` set, or in [`with_writer`].
+/// The state only the buffer's own CPU touches: by the writer that set `Buffer::busy`
+/// ([`Channel::write_fast`] or a [`Local`]), by a write with interrupts off that found `busy`
+/// clear, or in [`with_writer`].
 ///
 /// Plain fields, not atomics: the write path must cost no more than the C relay's, and the
 /// kernel's atomics are function calls from Rust. Other CPUs see the counters through
@@ -234,7 +235,8 @@ struct WriterState {
 ///
 /// - `start` is a `vmalloc_user` area of `geometry.alloc_size()` bytes, freed on drop.
 /// - `w` is only accessed on CPU `cpu` (or while `cpu` is offline, under the CPU hotplug read
-///   lock), with interrupts off, or with preemption off and `busy` set.
+///   lock): with interrupts off and `busy` clear, or by whoever set `busy` (with preemption or
+///   interrupts off until it clears it).
 /// - `busy` and `lost_busy` are only accessed on CPU `cpu`, with volatile accesses.
 #[pin_data(PinnedDrop)]
 struct Buffer {
@@ -243,8 +245,8 @@ struct Buffer {
     mode: Mode,
     header: usize,
     start: NonNull<u8>,
-    /// A preemptible write ([`Channel::write_fast`]) is in progress; writes that interrupt it
-    /// are refused.
+    /// A preemptible write ([`Channel::write_fast`]) is in progress or a [`Local`] has the
+    /// buffer; other writes on this CPU are refused.
     busy: UnsafeCell<bool>,
     /// Writes refused because of `busy`.
     lost_busy: UnsafeCell<usize>,
@@ -468,21 +470,53 @@ impl Buffer {
         }
     }
 
-    /// Whether a preemptible write is in progress on this CPU; if so, counts a refused write.
+    /// Marks the buffer busy for a [`Local`], unless it already is: returns whether it did.
+    ///
+    /// # Safety
+    ///
+    /// Called on the buffer's CPU with interrupts off; the caller clears `busy` later if this
+    /// returns `true`.
+    #[inline(always)]
+    unsafe fn claim(&self) -> bool {
+        // SAFETY: Only this CPU accesses `busy`, and nothing can interrupt us.
+        unsafe {
+            if ptr::read_volatile(self.busy.get()) {
+                return false;
+            }
+            ptr::write_volatile(self.busy.get(), true);
+        }
+        true
+    }
+
+    /// Counts a write refused because the buffer is busy.
+    ///
+    /// # Safety
+    ///
+    /// Called on the buffer's CPU with interrupts or preemption off.
+    #[inline(always)]
+    unsafe fn count_busy(&self) {
+        // SAFETY: Only this CPU accesses `lost_busy`, and any write that interrupts us finishes
+        // before we go on.
+        unsafe {
+            let lost = ptr::read_volatile(self.lost_busy.get());
+            ptr::write_volatile(self.lost_busy.get(), lost.wrapping_add(1));
+        }
+    }
+
+    /// Whether a preemptible write or a [`Local`] has the buffer; if so, counts a refused write.
     ///
     /// # Safety
     ///
     /// Called on the buffer's CPU with interrupts or preemption off.
     #[inline(always)]
     unsafe fn refuse_if_busy(&self) -> bool {
-        // SAFETY: Only this CPU accesses `busy` and `lost_busy`, and we cannot be interrupted
-        // by another write that does not check `busy` first.
+        // SAFETY: Only this CPU accesses `busy`, and we cannot be interrupted by another write
+        // that does not check `busy` first.
         unsafe {
             if !ptr::read_volatile(self.busy.get()) {
                 return false;
             }
-            let lost = ptr::read_volatile(self.lost_busy.get());
-            ptr::write_volatile(self.lost_busy.get(), lost.wrapping_add(1));
+            self.count_busy();
         }
         true
     }
@@ -521,7 +555,7 @@ impl Buffer {
                 return None;
             }
             let padding = self.padding[consumed % g.n_subbufs()].load(Relaxed);
-            let n = g.readable(Some(padding), 0, *bc);
+            let n = g.readable(padding, *bc);
             if n == 0 {
                 self.consumed.store(consumed.wrapping_add(1), Release);
                 *bc = 0;
@@ -770,7 +804,8 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
         let call = unsafe { &mut *info.cast::<Call<'_>>() };
         // SAFETY: We run on the buffer's CPU with interrupts off (or it is offline).
         if unsafe { ptr::read_volatile(call.buf.busy.get()) } {
-            // We interrupted a preemptible write in progress: try again later.
+            // We interrupted a preemptible write in progress (or were called, wrongly, with a
+            // `Local` of this buffer held): try again later.
             return;
         }
         // SAFETY: No write is in progress and none can start until we return.
@@ -928,7 +963,7 @@ impl<T: Callbacks> Channel<T> {
         // restore below.
         let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
         // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
-        // state unless we interrupted a preemptible write, which `refuse_if_busy` checks.
+        // state unless a preemptible write or a `Local` has it, which `refuse_if_busy` checks.
         let stored = unsafe {
             !buf.refuse_if_busy() && buf.write(&mut *buf.w.get(), &*self.callbacks, data)
         };
@@ -967,15 +1002,23 @@ impl<T: Callbacks> Channel<T> {
 
     /// Disables interrupts and gives access to the current CPU's buffer, for several writes or
     /// a [`Local::reserve`] that must not be interleaved with other writes on this CPU.
+    ///
+    /// The buffer is the [`Local`]'s alone while it exists: other writes on this CPU (through
+    /// [`Channel::write`], [`Channel::write_fast`] or another [`Local`], from the same code) are
+    /// lost and counted in [`Stats::lost_busy`]. So are the writes of a [`Local`] made while
+    /// another one, or a [`Channel::write_fast`] it interrupted, has the buffer.
     #[inline]
     pub fn local(&self) -> Local<'_, T> {
         let mut flags: c_ulong = 0;
         // SAFETY: As in `write`; restored when the `Local` is dropped.
         let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
+        // SAFETY: Interrupts are off on the buffer's CPU; `busy` is cleared by `Local::drop`.
+        let owner = unsafe { buf.claim() };
         Local {
             chan: self,
             buf,
             flags,
+            owner,
             _not_send: PhantomData,
         }
     }
@@ -1144,6 +1187,8 @@ pub struct Local<'a, T: Callbacks> {
     chan: &'a Channel<T>,
     buf: &'a Buffer,
     flags: c_ulong,
+    /// The buffer was not busy, and we marked it busy: our writes go ahead.
+    owner: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -1157,10 +1202,15 @@ impl<T: Callbacks> Local<'_, T> {
     #[inline]
     pub fn write(&mut self, data: &[u8]) -> bool {
         let buf = self.buf;
-        // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
-        // state unless we interrupted a preemptible write, which `refuse_if_busy` checks.
+        // SAFETY: Interrupts are off on the buffer's CPU.
         unsafe {
-            !buf.refuse_if_busy() && buf.write(&mut *buf.w.get(), &*self.chan.callbacks, data)
+            if !self.owner {
+                buf.count_busy();
+                return false;
+            }
+            // SAFETY: The buffer is ours (`owner`): other writes on this CPU see it busy and
+            // keep off the writer state.
+            buf.write(&mut *buf.w.get(), &*self.chan.callbacks, data)
         }
     }
 
@@ -1171,7 +1221,8 @@ impl<T: Callbacks> Local<'_, T> {
         let buf = self.buf;
         // SAFETY: As in `write`. The writer state stays ours while the reservation borrows us.
         unsafe {
-            if buf.refuse_if_busy() {
+            if !self.owner {
+                buf.count_busy();
                 return None;
             }
             let ws = &mut *buf.w.get();
@@ -1187,8 +1238,14 @@ impl<T: Callbacks> Local<'_, T> {
 
 impl<T: Callbacks> Drop for Local<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: Saved by `Channel::local` on this CPU (interrupts were off since).
-        unsafe { bindings::relay_irq_restore(self.flags) };
+        // SAFETY: Interrupts are still off on the buffer's CPU, and `claim` marked it busy for
+        // us. The flags were saved by `Channel::local` on this CPU.
+        unsafe {
+            if self.owner {
+                ptr::write_volatile(self.buf.busy.get(), false);
+            }
+            bindings::relay_irq_restore(self.flags);
+        }
     }
 }
 
@@ -1290,6 +1347,30 @@ mod tests {
         drop(local);
         assert_eq!(chan.padding(cpu, 0), Some(32));
         assert_eq!(chan.committed(cpu), Some(64));
+        Ok(())
+    }
+
+    #[test]
+    fn writes_while_a_local_has_the_buffer_are_refused() -> Result {
+        let config = Config::new(Geometry::new(128, 2)?, Mode::Overwrite);
+        let chan = Channel::open(c"kunit/relay-nested", config, counting())?;
+        let mut local = chan.local();
+        let cpu = local.cpu();
+        {
+            let mut rec = local.reserve(24).ok_or(EINVAL)?;
+            rec.copy_from_slice(&[7; 24]);
+            // Same CPU: these would write where the reservation is.
+            assert!(!chan.write(&[1; 8]));
+            assert!(!chan.write_fast(&[2; 8]));
+            assert!(!chan.local().write(&[3; 8]));
+            rec.commit();
+        }
+        assert!(local.write(&[4; 8]));
+        drop(local);
+        let s = chan.stats(cpu).ok_or(EINVAL)?;
+        assert_eq!((s.events, s.bytes, s.lost_busy), (2, 32, 3));
+        // The buffer is free again (this may run on another CPU; any buffer is free).
+        assert!(chan.local().write(&[5; 32]));
         Ok(())
     }
 
