@@ -26,7 +26,7 @@ kmake() { make -s -C "$tree" O="$out" ARCH="$karch" LLVM="$LLVM_SUFFIX" "$@"; }
 
 fragfiles=()
 for f in "${frags[@]}"; do fragfiles+=("$repo/configs/$f.config"); done
-stamp=$(cat "${fragfiles[@]}" | sha256sum | cut -c1-64)
+stamp=$( (echo "LLVM$LLVM_SUFFIX"; cat "${fragfiles[@]}") | sha256sum | cut -c1-64)
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kt298-config" 2>/dev/null)" != "$stamp" ]; then
 	log "configuring $arch kernel: tinyconfig + ${frags[*]}"
 	kmake tinyconfig >/dev/null

@@ -914,6 +914,10 @@ pub fn load_average() -> u64 {
 pub const LOAD_SHIFT: u32 = bindings::FSHIFT;
 
 /// A `file_operations` or `vm_operations_struct` in a `static`.
+///
+/// A `static`, not a `const`: a `&CONST` is promoted in the crate that compiles the function
+/// taking it, which may be a module (generic or inlined code), and a file can outlive the
+/// module that opened it.
 #[repr(transparent)]
 struct Ops<T>(T);
 

@@ -131,6 +131,10 @@ impl OpenFile {
 }
 
 /// A `static` table of C operations.
+///
+/// A `static`, not a `const`: a `&CONST` is promoted in the crate that compiles the function
+/// taking it, which may be a module (generic or inlined code), and a file can outlive the
+/// module that opened it.
 #[repr(transparent)]
 struct Ops<T>(T);
 

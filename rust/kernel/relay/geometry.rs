@@ -122,22 +122,10 @@ impl Geometry {
         }
     }
 
-    /// The bytes a reader may take now from the sub-buffer it is in, having consumed
-    /// `bytes_consumed` of it.
-    ///
-    /// `complete` is `Some(padding)` if the sub-buffer was completed with that padding, or
-    /// `None` if it is the one being written, of which `committed` bytes are final.
-    pub const fn readable(
-        &self,
-        complete: Option<usize>,
-        committed: usize,
-        bytes_consumed: usize,
-    ) -> usize {
-        let end = match complete {
-            Some(padding) => self.subbuf_size - padding,
-            None => committed,
-        };
-        end.saturating_sub(bytes_consumed)
+    /// The bytes a reader may still take from a complete sub-buffer that ended with `padding`
+    /// bytes of padding, having consumed `bytes_consumed` of it.
+    pub const fn readable(&self, padding: usize, bytes_consumed: usize) -> usize {
+        (self.subbuf_size - padding).saturating_sub(bytes_consumed)
     }
 }
 
@@ -217,13 +205,11 @@ mod tests {
     #[test]
     fn readable_bytes() {
         let g = Geometry::new(256, 4).unwrap();
-        assert_eq!(g.readable(Some(56), 0, 0), 200);
-        assert_eq!(g.readable(Some(56), 0, 150), 50);
-        assert_eq!(g.readable(Some(56), 0, 200), 0);
-        assert_eq!(g.readable(Some(0), 0, 0), 256);
-        assert_eq!(g.readable(None, 128, 64), 64);
-        assert_eq!(g.readable(None, 64, 64), 0);
-        // A reset may leave the reader ahead of the writer: nothing to read, no underflow.
-        assert_eq!(g.readable(None, 16, 64), 0);
+        assert_eq!(g.readable(56, 0), 200);
+        assert_eq!(g.readable(56, 150), 50);
+        assert_eq!(g.readable(56, 200), 0);
+        assert_eq!(g.readable(0, 0), 256);
+        // A reset may leave a reader past the data: nothing to read, no underflow.
+        assert_eq!(g.readable(56, 256), 0);
     }
 }
