@@ -19,7 +19,7 @@
 //! The C writes go through the kernel crate's helpers (`relay_write` is inline in C), which
 //! costs them one function call per event.
 
-use core::ptr;
+use core::{hint::black_box, ptr};
 use kernel::{
     bindings,
     ffi::{c_char, c_int, c_void},
@@ -154,25 +154,42 @@ fn now_ns() -> i64 {
 
 impl Bench {
     /// `events` writes of one variant on the current CPU; returns the nanoseconds taken.
+    ///
+    /// Each variant has its own loop, so that one variant's code does not change how the
+    /// compiler lays out another's, and `black_box` makes every write start from the channel
+    /// and the data as a caller's would: nothing is hoisted out of the loop.
     fn run(&self, v: Variant) -> i64 {
-        let d = &self.data;
+        let d = &self.data[..];
+        let n = self.events;
         let t0 = now_ns();
-        for _ in 0..self.events {
-            match v {
-                Variant::OursIrq => {
-                    self.ours.write(d);
+        match v {
+            Variant::OursIrq => {
+                for _ in 0..n {
+                    black_box(&self.ours).write(black_box(d));
                 }
-                Variant::OursFast => {
-                    self.ours.write_fast(d);
+            }
+            Variant::OursFast => {
+                for _ in 0..n {
+                    black_box(&self.ours).write_fast(black_box(d));
                 }
-                // SAFETY: The channel is open; `d` is valid for its length.
-                Variant::CIrq => unsafe {
-                    bindings::c_relay_write(self.c.0, d.as_ptr().cast(), d.len())
-                },
-                // SAFETY: As above; `__relay_write` disables preemption itself.
-                Variant::CFast => unsafe {
-                    bindings::c___relay_write(self.c.0, d.as_ptr().cast(), d.len())
-                },
+            }
+            Variant::CIrq => {
+                for _ in 0..n {
+                    let d = black_box(d);
+                    // SAFETY: The channel is open; `d` is valid for its length.
+                    unsafe {
+                        bindings::c_relay_write(black_box(self.c.0), d.as_ptr().cast(), d.len())
+                    };
+                }
+            }
+            Variant::CFast => {
+                for _ in 0..n {
+                    let d = black_box(d);
+                    // SAFETY: As above; `__relay_write` disables preemption itself.
+                    unsafe {
+                        bindings::c___relay_write(black_box(self.c.0), d.as_ptr().cast(), d.len())
+                    };
+                }
             }
         }
         now_ns() - t0
