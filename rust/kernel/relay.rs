@@ -210,14 +210,17 @@ impl Stats {
 /// Plain fields, not atomics: the write path must cost no more than the C relay's, and the
 /// kernel's atomics are function calls from Rust. Other CPUs see the counters through
 /// [`with_writer`] and the data through `Buffer::produced`.
+///
+/// `data <= cur <= end` point into the current sub-buffer: `end` is `data + subbuf_size` while
+/// it is started, `cur` while not.
 struct WriterState {
     /// The current sub-buffer.
     data: *mut u8,
-    /// Bytes used in it (records after the header).
-    offset: usize,
-    /// `subbuf_size`, or 0 while no sub-buffer is started (it was refused): every write then
-    /// takes the slow path and tries again.
-    limit: usize,
+    /// Where its next record goes (its header and records come before).
+    cur: *mut u8,
+    /// Its end, or `cur` while no sub-buffer is started (it was refused): every write then
+    /// finds no room, takes the slow path and tries again. A write checks only `cur` and `end`.
+    end: *mut u8,
     /// Sub-buffers completed (the current one has this absolute number).
     produced: usize,
     /// [`Callbacks::buf_full`] was called for the current episode.
@@ -227,6 +230,34 @@ struct WriterState {
     bytes_done: usize,
     lost_full: usize,
     lost_too_big: usize,
+}
+
+impl WriterState {
+    /// Bytes used in the current sub-buffer, its header included.
+    fn offset(&self) -> usize {
+        self.cur.addr() - self.data.addr()
+    }
+
+    /// Whether a sub-buffer of `size` bytes is started: `end` is its end, not `cur`.
+    fn started(&self, size: usize) -> bool {
+        self.end.addr() - self.data.addr() == size
+    }
+
+    /// The room left for records.
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.end.addr() - self.cur.addr()
+    }
+
+    /// Makes `data` the current sub-buffer, with its header in place; started or not.
+    fn set_subbuf(&mut self, data: *mut u8, header: usize, size: Option<usize>) {
+        self.data = data;
+        self.cur = data.wrapping_add(header);
+        self.end = match size {
+            Some(size) => data.wrapping_add(size),
+            None => self.cur,
+        };
+    }
 }
 
 /// One CPU's buffer.
@@ -291,8 +322,8 @@ impl Buffer {
             lost_busy: UnsafeCell::new(0),
             w: UnsafeCell::new(WriterState {
                 data: start.as_ptr(),
-                offset: config.header,
-                limit: 0,
+                cur: start.as_ptr().wrapping_add(config.header),
+                end: start.as_ptr().wrapping_add(config.header),
                 produced: 0,
                 full: false,
                 events: 0,
@@ -352,16 +383,17 @@ impl Buffer {
         let g = &self.geometry;
         let size = g.subbuf_size();
         let mut prev_padding = 0;
-        if ws.limit != 0 {
-            prev_padding = size - ws.offset;
+        if ws.started(size) {
+            let offset = ws.offset();
+            prev_padding = size - offset;
             self.padding[ws.produced % g.n_subbufs()].store(prev_padding, Relaxed);
             if T::HAS_DELIVER {
-                // SAFETY: The sub-buffer's first `ws.offset` bytes are written and only readers
+                // SAFETY: The sub-buffer's first `offset` bytes are written and only readers
                 // (which never write) look at them.
-                let data = unsafe { core::slice::from_raw_parts(ws.data, ws.offset) };
+                let data = unsafe { core::slice::from_raw_parts(ws.data, offset) };
                 cb.deliver(self.cpu, ws.produced, data);
             }
-            ws.bytes_done += ws.offset - self.header;
+            ws.bytes_done += offset - self.header;
             ws.produced = ws.produced.wrapping_add(1);
             // Publishes the data and the padding of the completed sub-buffer.
             self.produced.store(ws.produced, Release);
@@ -383,9 +415,8 @@ impl Buffer {
         } else {
             !full
         };
-        ws.offset = self.header;
         if !ok {
-            ws.limit = 0;
+            ws.set_subbuf(data, self.header, None);
             if !ws.full {
                 ws.full = true;
                 if T::HAS_BUF_FULL {
@@ -395,8 +426,7 @@ impl Buffer {
             return false;
         }
         ws.full = false;
-        ws.data = data;
-        ws.limit = size;
+        ws.set_subbuf(data, self.header, Some(size));
         self.padding[ws.produced % g.n_subbufs()].store(0, Relaxed);
         true
     }
@@ -414,11 +444,11 @@ impl Buffer {
         cb: &T,
         len: usize,
     ) -> Option<*mut u8> {
-        if ws.offset + len > ws.limit {
-            let offset = if ws.limit == 0 {
-                refused(&self.geometry)
+        if len > ws.room() {
+            let offset = if ws.started(self.geometry.subbuf_size()) {
+                ws.offset()
             } else {
-                ws.offset
+                refused(&self.geometry)
             };
             match self.geometry.place(offset, len, self.header) {
                 Placement::TooBig => {
@@ -435,14 +465,14 @@ impl Buffer {
                 }
             }
         }
-        // SAFETY: `offset + len` fits in the current sub-buffer.
-        Some(unsafe { ws.data.add(ws.offset) })
+        // `len` bytes fit at `cur`, in the current sub-buffer.
+        Some(ws.cur)
     }
 
     /// Takes the `len` bytes found by [`Buffer::reserve`] as one record.
     #[inline(always)]
     fn commit(ws: &mut WriterState, len: usize) {
-        ws.offset += len;
+        ws.cur = ws.cur.wrapping_add(len);
         // A count of events; after 2^64 (or 2^32) of them, it may wrap.
         ws.events = ws.events.wrapping_add(1);
     }
@@ -457,12 +487,11 @@ impl Buffer {
         // SAFETY: Same requirements.
         match unsafe { self.reserve(ws, cb, data.len()) } {
             Some(p) => {
-                // The end of the record, taken before the copy: the compiler can't tell that
-                // the copy leaves `ws` alone, and would read the offset again.
-                let end = ws.offset + data.len();
                 // SAFETY: `p` has room for `data.len()` bytes that nobody else writes.
                 unsafe { ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
-                ws.offset = end;
+                // From `p`, not `ws.cur`: the compiler can't tell that the copy leaves `ws`
+                // alone, and would read it again.
+                ws.cur = p.wrapping_add(data.len());
                 ws.events = ws.events.wrapping_add(1);
                 true
             }
@@ -526,7 +555,7 @@ impl Buffer {
         let mut st = Stats::default();
         with_writer(self, &mut |b, ws| {
             st.events = ws.events;
-            st.bytes = ws.bytes_done + (ws.offset - b.header);
+            st.bytes = ws.bytes_done + (ws.offset() - b.header);
             st.lost_full = ws.lost_full;
             st.lost_too_big = ws.lost_too_big;
             // SAFETY: `with_writer` runs on the buffer's CPU (or it is offline).
@@ -1027,7 +1056,7 @@ impl<T: Callbacks> Channel<T> {
     pub fn flush(&self) {
         for buf in self.shared.bufs.iter().flatten() {
             with_writer(buf, &mut |b, ws| {
-                if ws.limit != 0 && ws.offset > b.header {
+                if ws.started(b.geometry.subbuf_size()) && ws.offset() > b.header {
                     // SAFETY: `with_writer` gives us the writer state on the buffer's CPU.
                     unsafe { b.switch(ws, &*self.callbacks) };
                 }
@@ -1092,8 +1121,12 @@ impl<T: Callbacks> Channel<T> {
     pub fn committed(&self, cpu: u32) -> Option<usize> {
         let buf = self.buf(cpu)?;
         let mut committed = 0;
-        with_writer(buf, &mut |_, ws| {
-            committed = if ws.limit != 0 { ws.offset } else { 0 }
+        with_writer(buf, &mut |b, ws| {
+            committed = if ws.started(b.geometry.subbuf_size()) {
+                ws.offset()
+            } else {
+                0
+            }
         });
         Some(committed)
     }
@@ -1134,7 +1167,7 @@ impl Buffer {
     ///
     /// As for [`Buffer::switch`].
     unsafe fn start_first_locked<T: Callbacks>(&self, ws: &mut WriterState, cb: &T) -> bool {
-        ws.limit = 0;
+        ws.set_subbuf(ws.data, self.header, None);
         // With no sub-buffer started, `switch` completes nothing and starts sub-buffer 0.
         // SAFETY: Same requirements.
         unsafe { self.switch(ws, cb) }
