@@ -9,6 +9,7 @@
 #include <linux/percpu.h>
 #include <linux/relay.h>
 #include <linux/smp.h>
+#include <linux/wait.h>
 
 /*
  * The relay channel registry (rust/kernel/relay.rs) needs a lock that exists before any
@@ -102,6 +103,11 @@ __rust_helper void rust_helper_relay_dentry_manage_transit(struct dentry *dentry
 	spin_lock(&dentry->d_lock);
 	dentry->d_flags |= DCACHE_MANAGE_TRANSIT;
 	spin_unlock(&dentry->d_lock);
+}
+
+__rust_helper bool rust_helper_relay_wq_has_sleeper(struct wait_queue_head *wq_head)
+{
+	return wq_has_sleeper(wq_head);
 }
 
 /* i_fop sits in an anonymous union whose bindgen name depends on the configuration. */

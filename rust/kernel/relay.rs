@@ -361,7 +361,16 @@ impl Buffer {
         buf.wait.notify_all();
     }
 
+    /// Wakes the readers waiting for what was just published (a complete sub-buffer, or the
+    /// end), if any: through an `irq_work`, since a writer may hold any lock. With nobody
+    /// waiting it costs a barrier, as most sub-buffers are completed with no reader asleep.
     fn kick_readers(&self) {
+        // SAFETY: The wait queue is initialised (`PollCondVar`). The barrier in
+        // `wq_has_sleeper` orders our publication before the check; a reader orders its
+        // enqueueing before its own check (`prepare_to_wait`, or `smp_mb` after `poll_wait`).
+        if !unsafe { bindings::relay_wq_has_sleeper(self.wait.wait_queue_head.get()) } {
+            return;
+        }
         // SAFETY: `wakeup` was initialised with `init_irq_work`; queueing may happen from any
         // context, and a queued work is synced before the buffer is freed.
         unsafe { bindings::irq_work_queue(self.wakeup.get()) };

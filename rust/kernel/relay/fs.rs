@@ -676,6 +676,9 @@ unsafe extern "C" fn cpu_poll(
     // SAFETY: The wait queue lives as long as the file (which holds the buffer); `PollCondVar`
     // waits for an RCU grace period before it goes.
     unsafe { bindings::poll_wait(file, buf.wait.wait_queue_head.get(), pt) };
+    // Pairs with the barrier of a writer that checks for waiters before waking them
+    // (`Buffer::kick_readers`): either it sees us waiting or we see what it published.
+    crate::sync::barrier::smp_mb();
     let mut mask = 0;
     if buf.subbuf_ready() {
         mask |= POLLIN | POLLRDNORM;
