@@ -51,7 +51,7 @@ module! {
             description: "Sub-buffers per CPU (both channels)",
         },
         rounds: u32 {
-            default: 5,
+            default: 9,
             description: "Rounds per measure; the best is reported",
         },
     },
