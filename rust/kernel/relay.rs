@@ -478,10 +478,10 @@ impl Buffer {
         Some(ws.cur)
     }
 
-    /// Takes the `len` bytes found by [`Buffer::reserve`] as one record.
+    /// Takes the bytes from `cur` to `end` (room found by [`Buffer::reserve`]) as one record.
     #[inline(always)]
-    fn commit(ws: &mut WriterState, len: usize) {
-        ws.cur = ws.cur.wrapping_add(len);
+    fn commit(ws: &mut WriterState, end: *mut u8) {
+        ws.cur = end;
         // A count of events; after 2^64 (or 2^32) of them, it may wrap.
         ws.events = ws.events.wrapping_add(1);
     }
@@ -500,8 +500,7 @@ impl Buffer {
                 unsafe { ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
                 // From `p`, not `ws.cur`: the compiler can't tell that the copy leaves `ws`
                 // alone, and would read it again.
-                ws.cur = p.wrapping_add(data.len());
-                ws.events = ws.events.wrapping_add(1);
+                Self::commit(ws, p.wrapping_add(data.len()));
                 true
             }
             None => false,
@@ -1317,7 +1316,7 @@ impl DerefMut for Reservation<'_> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        Buffer::commit(self.ws, self.data.len());
+        Buffer::commit(self.ws, self.data.as_mut_ptr_range().end);
     }
 }
 
