@@ -122,7 +122,10 @@ impl BitAnd for MessageFlags {
     }
 }
 
-/// What an adapter can do (`I2C_FUNC_*`), as reported to the I2C core and to user space.
+/// What an adapter can do (`I2C_FUNC_*`): what an adapter driver reports to the I2C core and
+/// to user space, and what a client driver sees ([`I2cClient::functionality`]).
+///
+/// [`I2cClient::functionality`]: crate::i2c::I2cClient::functionality
 ///
 /// # Examples
 ///
@@ -164,6 +167,8 @@ impl Functionality {
     pub const SMBUS_BYTE_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE_DATA);
     /// SMBus read and write word data.
     pub const SMBUS_WORD_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_WORD_DATA);
+    /// SMBus block read and write (both of the next two).
+    pub const SMBUS_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BLOCK_DATA);
     /// SMBus block read (needs `I2C_M_RECV_LEN` when emulated).
     pub const SMBUS_READ_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_READ_BLOCK_DATA);
     /// SMBus block write.

@@ -13,7 +13,7 @@
 //! Every call sleeps and returns the adapter's error, for example [`ENXIO`]
 //! when the device does not acknowledge its address.
 
-use super::I2cClient;
+use super::{adapter::Functionality, I2cClient};
 use crate::{
     bindings,
     device::Bound,
@@ -24,47 +24,6 @@ use core::marker::PhantomData;
 
 /// The largest SMBus block, in bytes (`I2C_SMBUS_BLOCK_MAX`).
 pub const SMBUS_BLOCK_MAX: usize = bindings::I2C_SMBUS_BLOCK_MAX as usize;
-
-/// What an adapter can do, as returned by [`I2cClient::functionality`] (`I2C_FUNC_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Functionality(u32);
-
-impl Functionality {
-    /// Plain I2C messages ([`I2cClient::transfer`]).
-    pub const I2C: Self = Self(bindings::I2C_FUNC_I2C);
-    /// 10-bit addresses.
-    pub const TEN_BIT_ADDR: Self = Self(bindings::I2C_FUNC_10BIT_ADDR);
-    /// Messages without a repeated start.
-    pub const NOSTART: Self = Self(bindings::I2C_FUNC_NOSTART);
-    /// SMBus receive and send byte.
-    pub const SMBUS_BYTE: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE);
-    /// SMBus read and write byte data.
-    pub const SMBUS_BYTE_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE_DATA);
-    /// SMBus read and write word data.
-    pub const SMBUS_WORD_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_WORD_DATA);
-    /// SMBus block read and write.
-    pub const SMBUS_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BLOCK_DATA);
-    /// I2C block read and write (SMBus-style commands without a length byte).
-    pub const SMBUS_I2C_BLOCK: Self = Self(bindings::I2C_FUNC_SMBUS_I2C_BLOCK);
-
-    /// Returns the raw `I2C_FUNC_*` bits.
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// Returns whether every bit of `other` is also in `self`.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl core::ops::BitOr for Functionality {
-    type Output = Self;
-
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
 
 /// One message of an I2C transfer (`struct i2c_msg`).
 ///
@@ -149,7 +108,7 @@ impl I2cClient<Bound> {
         // the adapter is valid while the client is bound.
         let func = unsafe { (*(*adap).algo).functionality };
         // SAFETY: See above; the method takes the adapter it belongs to.
-        Functionality(func.map_or(0, |f| unsafe { f(adap) }))
+        Functionality::from_bits(func.map_or(0, |f| unsafe { f(adap) }))
     }
 
     /// Returns whether the client's adapter supports all of `func` (`i2c_check_functionality()`).
