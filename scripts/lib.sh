@@ -4,7 +4,10 @@
 CACHE=${KT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kt298}
 BINDGEN_VERSION=0.72.1
 KSRC_PKG=linux-source-7.2
-LLVM_SUFFIX=-19
+# clang 22: the LLVM major of rustc 1.95, so that Rust code can inline the kernel's C helpers
+# (CONFIG_RUST_INLINE_HELPERS). KT_LLVM=-19 (or another suffix) builds with another clang,
+# e.g. to build modules against a kernel you built with it.
+LLVM_SUFFIX=${KT_LLVM:--22}
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 export PATH="$HOME/.cargo/bin:$PATH"
 

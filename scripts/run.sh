@@ -50,4 +50,5 @@ printf '%s\n' "$CMD" >"$extra/host/cmd.sh"
 # Compressed like the base image: the kernel unpacks the concatenation in order.
 (cd "$extra" && find . | cpio -o -H newc --owner 0:0 --quiet) | gzip -1 >"$extra.cpio"
 "$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" cmd "$run/$m-cmd.log" "$extra.cpio"
-exec "$REPORT" cmd "$run/$m-cmd.log"
+# Not exec: the EXIT trap above removes the command's image.
+"$REPORT" cmd "$run/$m-cmd.log"

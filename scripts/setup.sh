@@ -19,7 +19,7 @@ need_root() {
 	fi
 }
 
-APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
+APT_PKGS=(clang-22 lld-22 llvm-22 libclang-22-dev flex bison bc libelf-dev
 	libssl-dev cpio kmod rsync xz-utils busybox-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 	python3-pip python3-venv)
 BPO_PKGS=(qemu-system-x86 qemu-system-arm)

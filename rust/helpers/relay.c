@@ -11,11 +11,8 @@
 #include <linux/smp.h>
 #include <linux/wait.h>
 
-/*
- * The relay channel registry (rust/kernel/relay.rs) needs a lock that exists before any
- * channel or file system does; Rust cannot initialise a kernel mutex statically.
- */
-static DEFINE_MUTEX(rust_relay_registry_mutex);
+/* Defined in rust/relay_registry.c. */
+extern struct mutex rust_relay_registry_mutex;
 
 __rust_helper void rust_helper_relay_registry_lock(void)
 {
@@ -46,13 +43,22 @@ __rust_helper void rust_helper_relay_set_buf(void __percpu *bufs, unsigned int c
 	*per_cpu_ptr((void * __percpu *)bufs, cpu) = buf;
 }
 
-/* Disables local interrupts and returns this CPU's buffer: the start of every relay write. */
-__rust_helper void *rust_helper_relay_irq_save_buf(void __percpu *bufs, unsigned long *flags)
+/*
+ * Disables local interrupts: the start of every relay write, followed by
+ * rust_helper_relay_this_cpu_buf(). Two helpers rather than one with an out parameter, so that
+ * with CONFIG_RUST_INLINE_HELPERS the flags stay in a register.
+ */
+__rust_helper unsigned long rust_helper_relay_irq_save(void)
 {
-	unsigned long f;
+	unsigned long flags;
 
-	local_irq_save(f);
-	*flags = f;
+	local_irq_save(flags);
+	return flags;
+}
+
+/* This CPU's buffer; called with interrupts or preemption off. */
+__rust_helper void *rust_helper_relay_this_cpu_buf(void __percpu *bufs)
+{
 	return *this_cpu_ptr((void * __percpu *)bufs);
 }
 

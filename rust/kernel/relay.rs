@@ -243,12 +243,6 @@ impl WriterState {
         self.end.addr() - self.data.addr() == size
     }
 
-    /// The room left for records.
-    #[inline(always)]
-    fn room(&self) -> usize {
-        self.end.addr() - self.cur.addr()
-    }
-
     /// Makes `data` the current sub-buffer, with its header in place; started or not.
     fn set_subbuf(&mut self, data: *mut u8, header: usize, size: Option<usize>) {
         self.data = data;
@@ -453,24 +447,44 @@ impl Buffer {
         cb: &T,
         len: usize,
     ) -> Option<*mut u8> {
-        if len > ws.room() {
-            let offset = if ws.started(self.geometry.subbuf_size()) {
-                ws.offset()
-            } else {
-                refused(&self.geometry)
-            };
-            match self.geometry.place(offset, len, self.header) {
-                Placement::TooBig => {
-                    ws.lost_too_big += 1;
+        let cur = ws.cur;
+        // `cur <= end`: the subtraction cannot wrap.
+        if len <= ws.end.addr().wrapping_sub(cur.addr()) {
+            return Some(cur);
+        }
+        // SAFETY: Same requirements.
+        unsafe { self.reserve_slow(ws, cb, len) }
+    }
+
+    /// [`Buffer::reserve`] when `len` bytes do not fit in the current sub-buffer, or none is
+    /// started: the record is too big, or goes at the start of the next sub-buffer.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Buffer::switch`].
+    #[cold]
+    unsafe fn reserve_slow<T: Callbacks>(
+        &self,
+        ws: &mut WriterState,
+        cb: &T,
+        len: usize,
+    ) -> Option<*mut u8> {
+        let offset = if ws.started(self.geometry.subbuf_size()) {
+            ws.offset()
+        } else {
+            refused(&self.geometry)
+        };
+        match self.geometry.place(offset, len, self.header) {
+            Placement::TooBig => {
+                ws.lost_too_big += 1;
+                return None;
+            }
+            Placement::Here => {}
+            Placement::Next { .. } => {
+                // SAFETY: Same requirements.
+                if !unsafe { self.switch(ws, cb) } {
+                    ws.lost_full += 1;
                     return None;
-                }
-                Placement::Here => {}
-                Placement::Next { .. } => {
-                    // SAFETY: Same requirements.
-                    if !unsafe { self.switch(ws, cb) } {
-                        ws.lost_full += 1;
-                        return None;
-                    }
                 }
             }
         }
@@ -995,10 +1009,11 @@ impl<T: Callbacks> Channel<T> {
     /// context but NMI, including hard interrupts. Returns whether it was stored.
     #[inline]
     pub fn write(&self, data: &[u8]) -> bool {
-        let mut flags: c_ulong = 0;
+        // SAFETY: Restored below.
+        let flags = unsafe { bindings::relay_irq_save() };
         // SAFETY: `pcpu` holds a buffer for every possible CPU; interrupts stay off until the
         // restore below.
-        let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
+        let buf = unsafe { &*bindings::relay_this_cpu_buf(self.pcpu).cast::<Buffer>() };
         // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
         // state unless a preemptible write or a `Local` has it, which `refuse_if_busy` checks.
         let stored = unsafe {
@@ -1046,9 +1061,10 @@ impl<T: Callbacks> Channel<T> {
     /// another one, or a [`Channel::write_fast`] it interrupted, has the buffer.
     #[inline]
     pub fn local(&self) -> Local<'_, T> {
-        let mut flags: c_ulong = 0;
-        // SAFETY: As in `write`; restored when the `Local` is dropped.
-        let buf = unsafe { &*bindings::relay_irq_save_buf(self.pcpu, &mut flags).cast::<Buffer>() };
+        // SAFETY: Restored when the `Local` is dropped.
+        let flags = unsafe { bindings::relay_irq_save() };
+        // SAFETY: As in `write`.
+        let buf = unsafe { &*bindings::relay_this_cpu_buf(self.pcpu).cast::<Buffer>() };
         // SAFETY: Interrupts are off on the buffer's CPU; `busy` is cleared by `Local::drop`.
         let owner = unsafe { buf.claim() };
         Local {
