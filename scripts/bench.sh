@@ -4,22 +4,29 @@
 # bench.sh [MACHINE...]: boot each machine in bench mode; every tests/bench/*.sh
 # meant for it prints '@bench GROUP | MEASURE | OURS | UPSTREAM | UNIT' rows,
 # measured side by side in the same boot. Prints one table with the ratios.
+# Machines: x86_64 (the debug kernel the tests run on), arm, and
+# x86_64-release (the same machine with a kernel without debugging options).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 machines=("$@")
-[ ${#machines[@]} -gt 0 ] || machines=(x86_64 arm)
+[ ${#machines[@]} -gt 0 ] || machines=(x86_64 x86_64-release arm)
 build_host_tools
 run=$RUN
 mkdir -p "$run"
 runs=()
 for m in "${machines[@]}"; do
-	kb=$("$here/build-kernel.sh" "$m")
-	mo=$("$here/build-modules.sh" "$m")
-	"$here/build-guest-tools.sh" "$m"
-	"$here/mkinitramfs.sh" "$m" "$kb" "$mo" "$run/$m.cpio.gz"
+	case $m in
+	*-release) arch=${m%-release} KT_FLAVOUR=release ;;
+	*) arch=$m KT_FLAVOUR=debug ;;
+	esac
+	export KT_FLAVOUR
+	kb=$("$here/build-kernel.sh" "$arch")
+	mo=$("$here/build-modules.sh" "$arch")
+	"$here/build-guest-tools.sh" "$arch"
+	"$here/mkinitramfs.sh" "$arch" "$kb" "$mo" "$run/$m.cpio.gz"
 	log "benchmarking on $m (log: $run/$m-bench.log)"
-	"$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" bench "$run/$m-bench.log"
+	"$here/qemu.sh" "$arch" "$kb" "$run/$m.cpio.gz" bench "$run/$m-bench.log"
 	grep -q '^@@kt298 exit' "$run/$m-bench.log" || die "the $m guest did not finish; see $run/$m-bench.log"
 	runs+=("$m=$run/$m-bench.log")
 done

@@ -3,6 +3,8 @@
 #
 # build-kernel.sh ARCH: graft, configure and build the guest kernel for ARCH
 # (x86_64 or arm) out of tree under the cache. Prints the build directory.
+# KT_FLAVOUR=release builds the x86_64 kernel without debugging options (for
+# benchmarks), in a build directory of its own.
 #
 # The configuration is tinyconfig plus the fragments in configs/; it is only
 # regenerated when a fragment changes, so a second run rebuilds nothing.
@@ -18,9 +20,17 @@ x86_64) karch=x86_64; frags=(x86_64 common debug vng); targets=(bzImage modules)
 arm) karch=arm; frags=(arm common); targets=(zImage modules allwinner/sun8i-h3-orangepi-pc.dtb) ;;
 *) die "unknown ARCH $arch (x86_64 or arm)" ;;
 esac
+case $KT_FLAVOUR in
+debug) ;;
+release)
+	[ "$arch" = x86_64 ] || die "KT_FLAVOUR=release is for x86_64 (arm has no debug options to drop)"
+	frags=(x86_64 common vng release)
+	;;
+*) die "unknown KT_FLAVOUR $KT_FLAVOUR (debug or release)" ;;
+esac
 
 tree=$("$here/graft.sh")
-out=$CACHE/build/$arch-$(basename "$tree")
+out=$CACHE/build/$(kt_build "$arch")-$(basename "$tree")
 mkdir -p "$out"
 kmake() { make -s -C "$tree" O="$out" ARCH="$karch" LLVM="$LLVM_SUFFIX" "$@"; }
 
@@ -28,7 +38,7 @@ fragfiles=()
 for f in "${frags[@]}"; do fragfiles+=("$repo/configs/$f.config"); done
 stamp=$( (echo "LLVM$LLVM_SUFFIX"; cat "${fragfiles[@]}") | sha256sum | cut -c1-64)
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kt298-config" 2>/dev/null)" != "$stamp" ]; then
-	log "configuring $arch kernel: tinyconfig + ${frags[*]}"
+	log "configuring $(kt_build "$arch") kernel: tinyconfig + ${frags[*]}"
 	kmake tinyconfig >/dev/null
 	(cd "$out" && KCONFIG_CONFIG=.config "$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragfiles[@]}" >/dev/null)
 	kmake olddefconfig >/dev/null
@@ -43,12 +53,14 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kt298-config" 2>/dev/null)" != "$s
 			warn "$arch: asked for $line, got: $(grep "^$opt=\|# $opt is not set" "$out/.config" || echo unset)"
 			bad=1
 		fi
-	done < <(cat "${fragfiles[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' )
+	done < <(cat "${fragfiles[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' |
+		# A later fragment overrides an earlier one: check the last value asked for.
+		awk -F= '!($1 in v) { order[n++] = $1 } { v[$1] = $0 } END { for (i = 0; i < n; i++) print v[order[i]] }')
 	grep -q '^CONFIG_RUST=y' "$out/.config" || die "$arch: CONFIG_RUST could not be enabled (is 'make rustavailable' happy?)"
 	[ $bad = 0 ] || warn "$arch: some options were not applied (see above)"
 	echo "$stamp" >"$out/.kt298-config"
 fi
-log "building $arch kernel in $out ($(kmake -s kernelversion))"
+log "building $(kt_build "$arch") kernel in $out ($(kmake -s kernelversion))"
 # Overlays need the base tree's symbols (-@); from the environment, so that
 # the kernel's own DTC_FLAGS still apply.
 DTC_FLAGS=-@ kmake -j"$(($(nproc) + 1))" "${targets[@]}" >&2

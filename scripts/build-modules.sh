@@ -17,7 +17,7 @@ case $arch in x86_64 | arm) ;; *) die "unknown ARCH $arch" ;; esac
 if [ -n "${KDIR:-}" ]; then
 	kdir=$KDIR
 else
-	kdir=$(ls -d "$CACHE/build/$arch-$(basename "$("$here/graft.sh")")" 2>/dev/null) ||
+	kdir=$(ls -d "$CACHE/build/$(kt_build "$arch")-$(basename "$("$here/graft.sh")")" 2>/dev/null) ||
 		die "no $arch kernel built yet: run 'make kernel ARCH=$arch' (or pass KDIR=)"
 fi
 mo=$CACHE/mod/$arch-$(printf '%s\n%s' "$kdir" "$repo" | sha256sum | cut -c1-12)

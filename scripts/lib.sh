@@ -11,6 +11,14 @@ LLVM_SUFFIX=${KT_LLVM:--22}
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The kernel flavour: debug (the test kernel, with KASAN, lockdep and kmemleak on x86_64) or
+# release (x86_64 only, no debugging options: for benchmarks closer to real hardware).
+KT_FLAVOUR=${KT_FLAVOUR:-debug}
+# kt_build ARCH: the name of ARCH's kernel build in this flavour (under $CACHE/build).
+kt_build() {
+	if [ "$KT_FLAVOUR" = release ]; then echo "$1-release"; else echo "$1"; fi
+}
+
 log() { printf '[kt298] %s\n' "$*" >&2; }
 warn() { printf '[kt298] warning: %s\n' "$*" >&2; }
 die() { printf '[kt298] error: %s\n' "$*" >&2; exit 1; }
