@@ -50,6 +50,50 @@ pub fn eproto() -> Error {
 /// The largest block an SMBus block read may announce (`I2C_SMBUS_BLOCK_MAX`).
 pub const SMBUS_BLOCK_MAX: u8 = bindings::I2C_SMBUS_BLOCK_MAX as u8;
 
+/// The methods and operators of a set of C bits wrapped in a tuple struct: `bit_set!(Type, raw
+/// type, "the C names")`, for [`MessageFlags`] and [`Functionality`].
+macro_rules! bit_set {
+    ($name:ident, $raw:ty, $c:literal) => {
+        impl $name {
+            #[doc = concat!("Returns the raw `", $c, "` bits.")]
+            pub const fn bits(self) -> $raw {
+                self.0
+            }
+
+            #[doc = concat!("Returns the set of the raw `", $c, "` bits `bits`.")]
+            pub const fn from_bits(bits: $raw) -> Self {
+                Self(bits)
+            }
+
+            /// Returns `true` if everything in `other` is also in `self`.
+            pub const fn contains(self, other: Self) -> bool {
+                self.0 & other.0 == other.0
+            }
+
+            /// Returns everything in `self` or in `other`.
+            pub const fn union(self, other: Self) -> Self {
+                Self(self.0 | other.0)
+            }
+        }
+
+        impl BitOr for $name {
+            type Output = Self;
+
+            fn bitor(self, rhs: Self) -> Self {
+                self.union(rhs)
+            }
+        }
+
+        impl BitAnd for $name {
+            type Output = Self;
+
+            fn bitand(self, rhs: Self) -> Self {
+                Self(self.0 & rhs.0)
+            }
+        }
+    };
+}
+
 /// Flags of one I2C message (`I2C_M_*`).
 ///
 /// # Examples
@@ -84,43 +128,9 @@ impl MessageFlags {
     pub const NO_RD_ACK: Self = Self(bindings::I2C_M_NO_RD_ACK as u16);
     /// Send a STOP after this message (`I2C_M_STOP`).
     pub const STOP: Self = Self(bindings::I2C_M_STOP as u16);
-
-    /// Returns the raw `I2C_M_*` bits.
-    pub const fn bits(self) -> u16 {
-        self.0
-    }
-
-    /// Returns the flags for the raw `I2C_M_*` bits `bits`.
-    pub const fn from_bits(bits: u16) -> Self {
-        Self(bits)
-    }
-
-    /// Returns `true` if every flag of `other` is set in `self`.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Returns the flags of both `self` and `other`.
-    pub const fn union(self, other: Self) -> Self {
-        Self(self.0 | other.0)
-    }
 }
 
-impl BitOr for MessageFlags {
-    type Output = Self;
-
-    fn bitor(self, rhs: Self) -> Self {
-        self.union(rhs)
-    }
-}
-
-impl BitAnd for MessageFlags {
-    type Output = Self;
-
-    fn bitand(self, rhs: Self) -> Self {
-        Self(self.0 & rhs.0)
-    }
-}
+bit_set!(MessageFlags, u16, "I2C_M_*");
 
 /// What an adapter can do (`I2C_FUNC_*`): what an adapter driver reports to the I2C core and
 /// to user space, and what a client driver sees ([`I2cClient::functionality`]).
@@ -182,43 +192,9 @@ impl Functionality {
     pub const SMBUS_EMUL: Self = Self(bindings::I2C_FUNC_SMBUS_EMUL);
     /// All of [`Self::SMBUS_EMUL`] plus block reads (`I2C_FUNC_SMBUS_EMUL_ALL`).
     pub const SMBUS_EMUL_ALL: Self = Self(bindings::I2C_FUNC_SMBUS_EMUL_ALL);
-
-    /// Returns the raw `I2C_FUNC_*` bits.
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// Returns the functionality for the raw `I2C_FUNC_*` bits `bits`.
-    pub const fn from_bits(bits: u32) -> Self {
-        Self(bits)
-    }
-
-    /// Returns `true` if everything in `other` is also in `self`.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Returns what `self` and `other` can do together.
-    pub const fn union(self, other: Self) -> Self {
-        Self(self.0 | other.0)
-    }
 }
 
-impl BitOr for Functionality {
-    type Output = Self;
-
-    fn bitor(self, rhs: Self) -> Self {
-        self.union(rhs)
-    }
-}
-
-impl BitAnd for Functionality {
-    type Output = Self;
-
-    fn bitand(self, rhs: Self) -> Self {
-        Self(self.0 & rhs.0)
-    }
-}
+bit_set!(Functionality, u32, "I2C_FUNC_*");
 
 /// One I2C message: a START (or repeated START), an address and bytes in one direction.
 ///
