@@ -4,7 +4,8 @@
 # Install everything the suite needs on a Debian 12 (bookworm) x86_64 machine.
 # Idempotent: a second run checks and returns in seconds.
 #
-# The system's apt sources get one addition, bookworm-backports (for QEMU 10);
+# The system's apt sources get one addition, bookworm-backports (for QEMU 10),
+# and bookworm-security (clang 22) if a trimmed image lacks it;
 # packages from newer releases (the kernel source, armhf busybox) are fetched
 # with a private sources list and state directory under the cache, so the
 # system is never offered an upgrade to another release.
@@ -44,6 +45,18 @@ if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	fi
+	# clang 22 (the LLVM of our rustc) comes from bookworm-security, which Debian images list.
+	sec=/etc/apt/sources.list.d/kt298-bookworm-security.sources
+	if ! grep -rqs 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		log "adding bookworm-security to apt sources ($sec)"
+		cat >"$sec" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
