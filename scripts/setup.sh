@@ -38,29 +38,17 @@ fi
 
 if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
 	need_root
-	bpo=/etc/apt/sources.list.d/kt298-bookworm-backports.sources
-	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		log "adding bookworm-backports to apt sources ($bpo)"
-		cat >"$bpo" <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-	fi
+	# add_suite SUITE URI: list SUITE (main) in the apt sources unless it is already there.
+	add_suite() {
+		local f=/etc/apt/sources.list.d/kt298-$1.sources
+		grep -rqs "$1" /etc/apt/sources.list /etc/apt/sources.list.d/ && return
+		log "adding $1 to apt sources ($f)"
+		printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+			"$2" "$1" /usr/share/keyrings/debian-archive-keyring.gpg >"$f"
+	}
+	add_suite bookworm-backports http://deb.debian.org/debian
 	# clang 22 (the LLVM of our rustc) comes from bookworm-security, which Debian images list.
-	sec=/etc/apt/sources.list.d/kt298-bookworm-security.sources
-	if ! grep -rqs 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		log "adding bookworm-security to apt sources ($sec)"
-		cat >"$sec" <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-	fi
+	add_suite bookworm-security http://deb.debian.org/debian-security
 	log "apt-get update"
 	apt-get update -qq
 	export DEBIAN_FRONTEND=noninteractive
