@@ -238,11 +238,6 @@ impl WriterState {
         self.cur.addr() - self.data.addr()
     }
 
-    /// Whether a sub-buffer of `size` bytes is started: `end` is its end, not `cur`.
-    fn started(&self, size: usize) -> bool {
-        self.end.addr() - self.data.addr() == size
-    }
-
     /// Makes `data` the current sub-buffer, with its header in place; started or not.
     fn set_subbuf(&mut self, data: *mut u8, header: usize, size: Option<usize>) {
         self.data = data;
@@ -370,6 +365,12 @@ impl Buffer {
         unsafe { bindings::irq_work_queue(self.wakeup.get()) };
     }
 
+    /// Bytes used in the current sub-buffer (its header included), or `None` if none is
+    /// started: then `end` is `cur`, not the sub-buffer's end.
+    fn used(&self, ws: &WriterState) -> Option<usize> {
+        (ws.end.addr() - ws.data.addr() == self.geometry.subbuf_size()).then(|| ws.offset())
+    }
+
     fn subbuf_ptr(&self, number: usize) -> *mut u8 {
         // SAFETY: The offset is inside the allocation by the geometry's arithmetic.
         unsafe { self.start.as_ptr().add(self.geometry.subbuf_offset(number)) }
@@ -386,8 +387,7 @@ impl Buffer {
         let g = &self.geometry;
         let size = g.subbuf_size();
         let mut prev_padding = 0;
-        if ws.started(size) {
-            let offset = ws.offset();
+        if let Some(offset) = self.used(ws) {
             prev_padding = size - offset;
             self.padding[ws.produced % g.n_subbufs()].store(prev_padding, Relaxed);
             if T::HAS_DELIVER {
@@ -469,11 +469,7 @@ impl Buffer {
         cb: &T,
         len: usize,
     ) -> Option<*mut u8> {
-        let offset = if ws.started(self.geometry.subbuf_size()) {
-            ws.offset()
-        } else {
-            refused(&self.geometry)
-        };
+        let offset = self.used(ws).unwrap_or(refused(&self.geometry));
         match self.geometry.place(offset, len, self.header) {
             Placement::TooBig => {
                 ws.lost_too_big += 1;
@@ -1080,7 +1076,7 @@ impl<T: Callbacks> Channel<T> {
     pub fn flush(&self) {
         for buf in self.shared.bufs.iter().flatten() {
             with_writer(buf, &mut |b, ws| {
-                if ws.started(b.geometry.subbuf_size()) && ws.offset() > b.header {
+                if b.used(ws).is_some_and(|used| used > b.header) {
                     // SAFETY: `with_writer` gives us the writer state on the buffer's CPU.
                     unsafe { b.switch(ws, &*self.callbacks) };
                 }
@@ -1145,13 +1141,7 @@ impl<T: Callbacks> Channel<T> {
     pub fn committed(&self, cpu: u32) -> Option<usize> {
         let buf = self.buf(cpu)?;
         let mut committed = 0;
-        with_writer(buf, &mut |b, ws| {
-            committed = if ws.started(b.geometry.subbuf_size()) {
-                ws.offset()
-            } else {
-                0
-            }
-        });
+        with_writer(buf, &mut |b, ws| committed = b.used(ws).unwrap_or(0));
         Some(committed)
     }
 
