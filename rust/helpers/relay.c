@@ -25,28 +25,61 @@ __rust_helper void rust_helper_relay_registry_unlock(void)
 }
 
 /*
- * Each channel keeps a per-CPU pointer to its buffers, so that a write finds its CPU's buffer
- * the way the C relay does (one this_cpu_ptr), with interrupts or preemption off.
+ * Each channel keeps the writer side of its buffers (struct Slot in rust/kernel/relay.rs) in
+ * per-CPU memory, so that a write reaches its CPU's slot with this_cpu operations, which on
+ * x86 are single %gs-relative instructions, safe against interrupts on this CPU.
  */
-__rust_helper void __percpu *rust_helper_relay_alloc_bufs(void)
+__rust_helper void __percpu *rust_helper_relay_alloc_percpu(size_t size, size_t align)
 {
-	return alloc_percpu(void *);
+	return __alloc_percpu(size, align);
 }
 
-__rust_helper void rust_helper_relay_free_bufs(void __percpu *bufs)
+__rust_helper void rust_helper_relay_free_percpu(void __percpu *p)
 {
-	free_percpu(bufs);
+	free_percpu(p);
 }
 
-__rust_helper void rust_helper_relay_set_buf(void __percpu *bufs, unsigned int cpu, void *buf)
+__rust_helper void *rust_helper_relay_per_cpu_ptr(void __percpu *p, unsigned int cpu)
 {
-	*per_cpu_ptr((void * __percpu *)bufs, cpu) = buf;
+	return per_cpu_ptr(p, cpu);
+}
+
+/* Called with interrupts or preemption off. */
+__rust_helper void *rust_helper_relay_this_cpu_ptr(void __percpu *p)
+{
+	return this_cpu_ptr(p);
+}
+
+/* Fields of this CPU's slot: @p is the per-CPU address of the field. */
+__rust_helper void *rust_helper_relay_pcpu_read_ptr(void __percpu *p)
+{
+	return this_cpu_read(*(void * __percpu *)p);
+}
+
+__rust_helper void rust_helper_relay_pcpu_write_ptr(void __percpu *p, void *v)
+{
+	this_cpu_write(*(void * __percpu *)p, v);
+}
+
+__rust_helper unsigned long rust_helper_relay_pcpu_read(void __percpu *p)
+{
+	return this_cpu_read(*(unsigned long __percpu *)p);
+}
+
+__rust_helper void rust_helper_relay_pcpu_write(void __percpu *p, unsigned long v)
+{
+	this_cpu_write(*(unsigned long __percpu *)p, v);
+}
+
+__rust_helper void rust_helper_relay_pcpu_inc(void __percpu *p)
+{
+	this_cpu_inc(*(unsigned long __percpu *)p);
 }
 
 /*
- * Disables local interrupts: the start of every relay write, followed by
- * rust_helper_relay_this_cpu_buf(). Two helpers rather than one with an out parameter, so that
- * with CONFIG_RUST_INLINE_HELPERS the flags stay in a register.
+ * Disables local interrupts: the start of every interrupt-safe relay write. It returns the
+ * flags rather than storing them through a pointer, so that with CONFIG_RUST_INLINE_HELPERS
+ * they stay in a register.
  */
 __rust_helper unsigned long rust_helper_relay_irq_save(void)
 {
@@ -56,25 +89,17 @@ __rust_helper unsigned long rust_helper_relay_irq_save(void)
 	return flags;
 }
 
-/* This CPU's buffer; called with interrupts or preemption off. */
-__rust_helper void *rust_helper_relay_this_cpu_buf(void __percpu *bufs)
-{
-	return *this_cpu_ptr((void * __percpu *)bufs);
-}
-
 __rust_helper void rust_helper_relay_irq_restore(unsigned long flags)
 {
 	local_irq_restore(flags);
 }
 
-/* Disables preemption and returns this CPU's buffer. */
-__rust_helper void *rust_helper_relay_get_buf(void __percpu *bufs)
+__rust_helper void rust_helper_relay_preempt_disable(void)
 {
 	preempt_disable();
-	return *this_cpu_ptr((void * __percpu *)bufs);
 }
 
-__rust_helper void rust_helper_relay_put_buf(void)
+__rust_helper void rust_helper_relay_preempt_enable(void)
 {
 	preempt_enable();
 }

@@ -203,9 +203,9 @@ impl Stats {
     }
 }
 
-/// The state only the buffer's own CPU touches: by the writer that set `Buffer::busy`
+/// The state only the buffer's own CPU touches: by the writer that set [`Slot::busy`]
 /// ([`Channel::write_fast`] or a [`Local`]), by a write with interrupts off that found `busy`
-/// clear, or in [`with_writer`].
+/// clear, or in [`with_writer`]. It lives in the buffer's [`Slot`].
 ///
 /// Plain fields, not atomics: the write path must cost no more than the C relay's, and the
 /// kernel's atomics are function calls from Rust. Other CPUs see the counters through
@@ -249,15 +249,75 @@ impl WriterState {
     }
 }
 
+/// The writer side of one CPU's buffer, in per-CPU memory ([`Slots`]).
+///
+/// A write finds the slot of the CPU it runs on, and reads and updates `busy` and the
+/// `cur`, `end` and `events` of `w` with `this_cpu` operations (on x86, one `%gs`-relative
+/// instruction each), as the kernel does with its hottest per-CPU counters. Everything else
+/// reaches it through `Buffer::slot`, a plain pointer.
+///
+/// Only CPU `buf.cpu` touches it (or whoever holds the CPU hotplug read lock while that CPU is
+/// offline): `w` with interrupts off and `busy` clear, or by whoever set `busy` (with
+/// preemption or interrupts off until it clears it); `busy` and `lost_busy` with volatile or
+/// `this_cpu` accesses.
+#[repr(C)]
+struct Slot {
+    /// A preemptible write ([`Channel::write_fast`]) is in progress or a [`Local`] has the
+    /// buffer (`1`, else `0`); other writes on this CPU are refused.
+    busy: usize,
+    /// Writes refused because of `busy`.
+    lost_busy: usize,
+    w: WriterState,
+    /// The buffer this is the writer side of.
+    buf: *const Buffer,
+}
+
+/// Offsets in a [`Slot`] of the fields a write reaches with `this_cpu` operations.
+const SLOT_BUSY: usize = core::mem::offset_of!(Slot, busy);
+const SLOT_CUR: usize = core::mem::offset_of!(Slot, w) + core::mem::offset_of!(WriterState, cur);
+const SLOT_END: usize = core::mem::offset_of!(Slot, w) + core::mem::offset_of!(WriterState, end);
+const SLOT_EVENTS: usize =
+    core::mem::offset_of!(Slot, w) + core::mem::offset_of!(WriterState, events);
+
+/// The [`Slot`]s of a channel's buffers: per-CPU memory, freed on drop.
+///
+/// # Invariants
+///
+/// `0` comes from `relay_alloc_percpu` with the size and alignment of a [`Slot`].
+struct Slots(NonNull<c_void>);
+
+impl Slots {
+    fn new() -> Result<Self> {
+        // SAFETY: Allocating per-CPU memory has no preconditions.
+        let p = unsafe {
+            bindings::relay_alloc_percpu(size_of::<Slot>(), core::mem::align_of::<Slot>())
+        };
+        // INVARIANT: Allocated just above.
+        NonNull::new(p).map(Self).ok_or(ENOMEM)
+    }
+
+    /// The slot of `cpu`, a possible CPU.
+    fn of(&self, cpu: u32) -> *mut Slot {
+        // SAFETY: `0` is a per-CPU allocation of slots.
+        unsafe { bindings::relay_per_cpu_ptr(self.0.as_ptr(), cpu as c_uint).cast() }
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by `relay_alloc_percpu`; the buffers are gone (`Shared` drops them
+        // first) and no channel writes any more.
+        unsafe { bindings::relay_free_percpu(self.0.as_ptr()) };
+    }
+}
+
 /// One CPU's buffer.
 ///
 /// # Invariants
 ///
 /// - `start` is a `vmalloc_user` area of `geometry.alloc_size()` bytes, freed on drop.
-/// - `w` is only accessed on CPU `cpu` (or while `cpu` is offline, under the CPU hotplug read
-///   lock): with interrupts off and `busy` clear, or by whoever set `busy` (with preemption or
-///   interrupts off until it clears it).
-/// - `busy` and `lost_busy` are only accessed on CPU `cpu`, with volatile accesses.
+/// - `slot` is this CPU's [`Slot`] of the channel's [`Slots`], which outlive the buffer, and
+///   its `buf` points to this buffer. It is accessed as the [`Slot`] documentation says.
 #[pin_data(PinnedDrop)]
 struct Buffer {
     cpu: u32,
@@ -265,12 +325,7 @@ struct Buffer {
     mode: Mode,
     header: usize,
     start: NonNull<u8>,
-    /// A preemptible write ([`Channel::write_fast`]) is in progress or a [`Local`] has the
-    /// buffer; other writes on this CPU are refused.
-    busy: UnsafeCell<bool>,
-    /// Writes refused because of `busy`.
-    lost_busy: UnsafeCell<usize>,
-    w: UnsafeCell<WriterState>,
+    slot: NonNull<Slot>,
     produced: Atomic<usize>,
     consumed: Atomic<usize>,
     padding: KVec<Atomic<usize>>,
@@ -292,7 +347,13 @@ unsafe impl Send for Buffer {}
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
-    fn new(cpu: u32, config: &Config) -> Result<Pin<KBox<Self>>> {
+    /// A buffer for `cpu`, whose writer side goes in `slot`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is `cpu`'s slot of [`Slots`] that outlive the buffer, and nothing else uses it.
+    unsafe fn new(cpu: u32, config: &Config, slot: *mut Slot) -> Result<Pin<KBox<Self>>> {
+        let slot = NonNull::new(slot).ok_or(EINVAL)?;
         let g = config.geometry;
         let mut padding = KVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
         for _ in 0..g.n_subbufs() {
@@ -307,19 +368,7 @@ impl Buffer {
             mode: config.mode,
             header: config.header,
             start,
-            busy: UnsafeCell::new(false),
-            lost_busy: UnsafeCell::new(0),
-            w: UnsafeCell::new(WriterState {
-                data: start.as_ptr(),
-                cur: start.as_ptr().wrapping_add(config.header),
-                end: start.as_ptr().wrapping_add(config.header),
-                produced: 0,
-                full: false,
-                events: 0,
-                bytes_done: 0,
-                lost_full: 0,
-                lost_too_big: 0,
-            }),
+            slot,
             produced: Atomic::new(0),
             consumed: Atomic::new(0),
             padding,
@@ -333,7 +382,29 @@ impl Buffer {
             }),
         });
         match KBox::try_pin_init(init, GFP_KERNEL) {
-            Ok(b) => Ok(b),
+            Ok(b) => {
+                // SAFETY: By the function's requirements the slot is ours; the buffer is pinned,
+                // so its address stays valid as long as it lives.
+                unsafe {
+                    slot.as_ptr().write(Slot {
+                        busy: 0,
+                        lost_busy: 0,
+                        w: WriterState {
+                            data: start.as_ptr(),
+                            cur: start.as_ptr().wrapping_add(config.header),
+                            end: start.as_ptr().wrapping_add(config.header),
+                            produced: 0,
+                            full: false,
+                            events: 0,
+                            bytes_done: 0,
+                            lost_full: 0,
+                            lost_too_big: 0,
+                        },
+                        buf: &raw const *b,
+                    })
+                };
+                Ok(b)
+            }
             Err(e) => {
                 // SAFETY: The buffer was not built, so nothing else refers to the area.
                 unsafe { bindings::vfree(start.as_ptr().cast()) };
@@ -342,12 +413,35 @@ impl Buffer {
         }
     }
 
+    /// Wakes the readers of a buffer: its `wakeup` work.
+    ///
+    /// # Safety
+    ///
+    /// Called by the `irq_work` machinery with the `wakeup` of a live buffer.
     unsafe extern "C" fn wake_readers(work: *mut bindings::irq_work) {
         // SAFETY: `work` is the `wakeup` field of a live `Buffer`: drop syncs the work first.
         let buf = unsafe {
             &*crate::container_of!(work.cast::<Opaque<bindings::irq_work>>(), Buffer, wakeup)
         };
         buf.wait.notify_all();
+    }
+
+    /// The writer state, accessed as the [`Slot`] documentation says.
+    fn ws(&self) -> *mut WriterState {
+        // SAFETY: `slot` is valid as long as the buffer (type invariants).
+        unsafe { &raw mut (*self.slot.as_ptr()).w }
+    }
+
+    /// [`Slot::busy`], accessed as the [`Slot`] documentation says.
+    fn busy(&self) -> *mut usize {
+        // SAFETY: As in `ws`.
+        unsafe { &raw mut (*self.slot.as_ptr()).busy }
+    }
+
+    /// [`Slot::lost_busy`], accessed as the [`Slot`] documentation says.
+    fn lost_busy(&self) -> *mut usize {
+        // SAFETY: As in `ws`.
+        unsafe { &raw mut (*self.slot.as_ptr()).lost_busy }
     }
 
     /// Wakes the readers waiting for what was just published (a complete sub-buffer, or the
@@ -527,10 +621,10 @@ impl Buffer {
     unsafe fn claim(&self) -> bool {
         // SAFETY: Only this CPU accesses `busy`, and nothing can interrupt us.
         unsafe {
-            if ptr::read_volatile(self.busy.get()) {
+            if ptr::read_volatile(self.busy()) != 0 {
                 return false;
             }
-            ptr::write_volatile(self.busy.get(), true);
+            ptr::write_volatile(self.busy(), 1);
         }
         true
     }
@@ -545,27 +639,9 @@ impl Buffer {
         // SAFETY: Only this CPU accesses `lost_busy`, and any write that interrupts us finishes
         // before we go on.
         unsafe {
-            let lost = ptr::read_volatile(self.lost_busy.get());
-            ptr::write_volatile(self.lost_busy.get(), lost.wrapping_add(1));
+            let lost = ptr::read_volatile(self.lost_busy());
+            ptr::write_volatile(self.lost_busy(), lost.wrapping_add(1));
         }
-    }
-
-    /// Whether a preemptible write or a [`Local`] has the buffer; if so, counts a refused write.
-    ///
-    /// # Safety
-    ///
-    /// Called on the buffer's CPU with interrupts or preemption off.
-    #[inline(always)]
-    unsafe fn refuse_if_busy(&self) -> bool {
-        // SAFETY: Only this CPU accesses `busy`, and we cannot be interrupted by another write
-        // that does not check `busy` first.
-        unsafe {
-            if !ptr::read_volatile(self.busy.get()) {
-                return false;
-            }
-            self.count_busy();
-        }
-        true
     }
 
     /// The counters, read on the buffer's CPU. May sleep.
@@ -577,7 +653,7 @@ impl Buffer {
             st.lost_full = ws.lost_full;
             st.lost_too_big = ws.lost_too_big;
             // SAFETY: `with_writer` runs on the buffer's CPU (or it is offline).
-            st.lost_busy = unsafe { ptr::read_volatile(b.lost_busy.get()) };
+            st.lost_busy = unsafe { ptr::read_volatile(b.lost_busy()) };
         });
         st.produced = self.produced.load(Relaxed);
         st.consumed = self.consumed.load(Relaxed);
@@ -714,6 +790,8 @@ struct Shared {
     config: Config,
     /// Indexed by CPU number; `None` for impossible CPUs.
     bufs: KVec<Option<Pin<KBox<Buffer>>>>,
+    /// The writer side of `bufs`; declared after them, so dropped after them.
+    slots: Slots,
     reg: UnsafeCell<RegState>,
 }
 
@@ -846,17 +924,23 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
         f: &'a mut dyn FnMut(&Buffer, &mut WriterState),
         done: bool,
     }
+    /// Runs the call on the buffer's CPU.
+    ///
+    /// # Safety
+    ///
+    /// `info` is the `Call` below; called on the buffer's CPU with interrupts off, or anywhere
+    /// while that CPU is offline and stays so.
     unsafe extern "C" fn run(info: *mut c_void) {
         // SAFETY: `info` is the `Call` below, alive for the synchronous call.
         let call = unsafe { &mut *info.cast::<Call<'_>>() };
         // SAFETY: We run on the buffer's CPU with interrupts off (or it is offline).
-        if unsafe { ptr::read_volatile(call.buf.busy.get()) } {
+        if unsafe { ptr::read_volatile(call.buf.busy()) } != 0 {
             // We interrupted a preemptible write in progress (or were called, wrongly, with a
             // `Local` of this buffer held): try again later.
             return;
         }
         // SAFETY: No write is in progress and none can start until we return.
-        (call.f)(call.buf, unsafe { &mut *call.buf.w.get() });
+        (call.f)(call.buf, unsafe { &mut *call.buf.ws() });
         call.done = true;
     }
     let mut call = Call {
@@ -892,8 +976,7 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
 ///
 /// # Invariants
 ///
-/// `pcpu` is a per-CPU pointer (from `relay_alloc_bufs`) holding, for each possible CPU, the
-/// address of `shared`'s buffer for that CPU; freed on drop.
+/// `pcpu` is `shared.slots`: the per-CPU [`Slot`] of each possible CPU's buffer.
 pub struct Channel<T: Callbacks> {
     shared: Arc<Shared>,
     pcpu: *mut c_void,
@@ -904,24 +987,6 @@ pub struct Channel<T: Callbacks> {
 unsafe impl<T: Callbacks> Send for Channel<T> {}
 // SAFETY: As above.
 unsafe impl<T: Callbacks> Sync for Channel<T> {}
-
-/// Frees a per-CPU pointer if [`Channel::open`] fails after allocating it.
-struct PcpuGuard(*mut c_void);
-
-impl PcpuGuard {
-    fn into_raw(self) -> *mut c_void {
-        let p = self.0;
-        core::mem::forget(self);
-        p
-    }
-}
-
-impl Drop for PcpuGuard {
-    fn drop(&mut self) {
-        // SAFETY: Allocated by `relay_alloc_bufs` and not used by anything else.
-        unsafe { bindings::relay_free_bufs(self.0) };
-    }
-}
 
 impl<T: Callbacks> Channel<T> {
     /// Opens a channel at `path` (such as `c"subsys/events"`, whose files are
@@ -934,11 +999,14 @@ impl<T: Callbacks> Channel<T> {
             return Err(EINVAL);
         }
         let callbacks = KBox::new(callbacks, GFP_KERNEL)?;
+        let slots = Slots::new()?;
         let n = possible_cpus();
         let mut bufs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for cpu in 0..n {
             let b = if cpu_possible(cpu) {
-                let b = Buffer::new(cpu, &config)?;
+                // SAFETY: `slots` is kept with the buffers in `Shared`, and dropped after them;
+                // each CPU's slot goes to one buffer.
+                let b = unsafe { Buffer::new(cpu, &config, slots.of(cpu)) }?;
                 // SAFETY: The buffer is not shared yet: we are its only writer.
                 if !unsafe { b.start_first(&*callbacks) } {
                     pr_warn!(
@@ -952,24 +1020,12 @@ impl<T: Callbacks> Channel<T> {
             };
             bufs.push(b, GFP_KERNEL)?;
         }
-        // SAFETY: Allocating per-CPU memory has no preconditions.
-        let pcpu = PcpuGuard(unsafe { bindings::relay_alloc_bufs() });
-        if pcpu.0.is_null() {
-            core::mem::forget(pcpu);
-            return Err(ENOMEM);
-        }
-        for (cpu, b) in bufs.iter().enumerate() {
-            if let Some(b) = b {
-                let p = ptr::from_ref::<Buffer>(b).cast_mut().cast();
-                // SAFETY: `pcpu` is a per-CPU pointer slot and `cpu` a possible CPU.
-                unsafe { bindings::relay_set_buf(pcpu.0, cpu as c_uint, p) };
-            }
-        }
         let shared = Arc::new(
             Shared {
                 path: CString::try_from(path)?,
                 config,
                 bufs,
+                slots,
                 reg: UnsafeCell::new(RegState {
                     notify: Some(Notify::of(&*callbacks)),
                     files: fs::ChannelFiles::new(),
@@ -989,10 +1045,10 @@ impl<T: Callbacks> Channel<T> {
             reg.channels.push(shared.clone(), GFP_KERNEL)?;
             fs::channel_added(&mut reg, &shared);
         }
-        // INVARIANT: `pcpu` points to `shared`'s buffers.
+        // INVARIANT: `pcpu` is `shared.slots`.
         Ok(Self {
+            pcpu: shared.slots.0.as_ptr(),
             shared,
-            pcpu: pcpu.into_raw(),
             callbacks,
         })
     }
@@ -1007,13 +1063,14 @@ impl<T: Callbacks> Channel<T> {
     pub fn write(&self, data: &[u8]) -> bool {
         // SAFETY: Restored below.
         let flags = unsafe { bindings::relay_irq_save() };
-        // SAFETY: `pcpu` holds a buffer for every possible CPU; interrupts stay off until the
-        // restore below.
-        let buf = unsafe { &*bindings::relay_this_cpu_buf(self.pcpu).cast::<Buffer>() };
-        // SAFETY: Interrupts are off on the buffer's CPU: nothing else touches its writer
-        // state unless a preemptible write or a `Local` has it, which `refuse_if_busy` checks.
+        // SAFETY: Interrupts are off until the restore below. Unless a preemptible write or a
+        // `Local` has the buffer, which we check first, nothing else touches its writer state.
         let stored = unsafe {
-            !buf.refuse_if_busy() && buf.write(&mut *buf.w.get(), &*self.callbacks, data)
+            if self.slot_read(SLOT_BUSY) != 0 {
+                self.refuse_here()
+            } else {
+                self.append_here(data)
+            }
         };
         // SAFETY: Saved above, on this CPU.
         unsafe { bindings::relay_irq_restore(flags) };
@@ -1025,27 +1082,125 @@ impl<T: Callbacks> Channel<T> {
     /// interrupt handler) is lost and counted in [`Stats::lost_busy`].
     #[inline]
     pub fn write_fast(&self, data: &[u8]) -> bool {
-        // SAFETY: `pcpu` holds a buffer for every possible CPU; preemption stays off until
-        // `relay_put_buf` below.
-        let buf = unsafe { &*bindings::relay_get_buf(self.pcpu).cast::<Buffer>() };
-        // SAFETY: Preemption is off on the buffer's CPU. Writes that interrupt us see `busy`
-        // and keep off the writer state; the compiler fences keep our accesses between the
-        // two stores of `busy`.
+        // SAFETY: Enabled below.
+        unsafe { bindings::relay_preempt_disable() };
+        // SAFETY: Preemption is off, so we stay on this CPU. Writes that interrupt us see
+        // `busy` and keep off the writer state; `this_cpu` operations are not reordered with
+        // one another, and the compiler fences keep the copy between the two stores of `busy`.
         let stored = unsafe {
-            if buf.refuse_if_busy() {
-                false
+            if self.slot_read(SLOT_BUSY) != 0 {
+                self.refuse_here()
             } else {
-                ptr::write_volatile(buf.busy.get(), true);
+                self.slot_write(SLOT_BUSY, 1);
                 compiler_fence(Ordering::SeqCst);
-                let stored = buf.write(&mut *buf.w.get(), &*self.callbacks, data);
+                let stored = self.append_here(data);
                 compiler_fence(Ordering::SeqCst);
-                ptr::write_volatile(buf.busy.get(), false);
+                self.slot_write(SLOT_BUSY, 0);
                 stored
             }
         };
-        // SAFETY: Disabled by `relay_get_buf`.
-        unsafe { bindings::relay_put_buf() };
+        // SAFETY: Disabled above.
+        unsafe { bindings::relay_preempt_enable() };
         stored
+    }
+
+    /// A word of this CPU's [`Slot`], at `offset`.
+    ///
+    /// # Safety
+    ///
+    /// Preemption or interrupts are off; `offset` is that of a `usize` field of [`Slot`].
+    #[inline(always)]
+    unsafe fn slot_read(&self, offset: usize) -> usize {
+        // SAFETY: `pcpu` is a per-CPU allocation of slots (type invariants); a field of it is
+        // per-CPU memory too.
+        unsafe { bindings::relay_pcpu_read(self.pcpu.wrapping_byte_add(offset)) }
+    }
+
+    /// Sets a word of this CPU's [`Slot`], at `offset`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Channel::slot_read`]; the field may be written by the caller (see [`Slot`]).
+    #[inline(always)]
+    unsafe fn slot_write(&self, offset: usize, v: usize) {
+        // SAFETY: As in `slot_read`.
+        unsafe { bindings::relay_pcpu_write(self.pcpu.wrapping_byte_add(offset), v) }
+    }
+
+    /// This CPU's [`Slot`].
+    ///
+    /// # Safety
+    ///
+    /// Preemption or interrupts are off.
+    #[inline(always)]
+    unsafe fn slot_here(&self) -> *mut Slot {
+        // SAFETY: As in `slot_read`.
+        unsafe { bindings::relay_this_cpu_ptr(self.pcpu).cast() }
+    }
+
+    /// Appends `data` to this CPU's buffer: its `cur`, `end` and `events` are reached with
+    /// `this_cpu` operations, and only a write that needs a new sub-buffer (or is refused)
+    /// looks further.
+    ///
+    /// # Safety
+    ///
+    /// Preemption or interrupts are off, and the caller may use the writer state: interrupts
+    /// are off and `busy` is clear, or the caller set `busy`.
+    #[inline(always)]
+    unsafe fn append_here(&self, data: &[u8]) -> bool {
+        let len = data.len();
+        // SAFETY: By the function's requirements; `cur` and `end` are pointers.
+        let (cur, end) = unsafe {
+            (
+                bindings::relay_pcpu_read_ptr(self.pcpu.wrapping_byte_add(SLOT_CUR)).cast::<u8>(),
+                bindings::relay_pcpu_read_ptr(self.pcpu.wrapping_byte_add(SLOT_END)).cast::<u8>(),
+            )
+        };
+        // `cur <= end`: the subtraction cannot wrap.
+        if len > end.addr().wrapping_sub(cur.addr()) {
+            // SAFETY: Same requirements.
+            return unsafe { self.append_slow(data) };
+        }
+        // SAFETY: The room from `cur` to `end` is in the current sub-buffer, which only this
+        // writer writes; then the record is committed as `Buffer::commit` does.
+        unsafe {
+            ptr::copy_nonoverlapping(data.as_ptr(), cur, len);
+            bindings::relay_pcpu_write_ptr(
+                self.pcpu.wrapping_byte_add(SLOT_CUR),
+                cur.wrapping_add(len).cast(),
+            );
+            // A count of events; after 2^64 (or 2^32) of them, it wraps.
+            bindings::relay_pcpu_inc(self.pcpu.wrapping_byte_add(SLOT_EVENTS));
+        }
+        true
+    }
+
+    /// [`Channel::append_here`] when `data` does not fit in the current sub-buffer.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Channel::append_here`].
+    #[cold]
+    unsafe fn append_slow(&self, data: &[u8]) -> bool {
+        // SAFETY: By the function's requirements the slot is this CPU's and its writer state is
+        // ours; `buf` is the slot's buffer.
+        unsafe {
+            let slot = self.slot_here();
+            let buf = &*(*slot).buf;
+            buf.write(&mut *buf.ws(), &*self.callbacks, data)
+        }
+    }
+
+    /// Counts a write refused because this CPU's buffer is busy; returns false.
+    ///
+    /// # Safety
+    ///
+    /// Preemption or interrupts are off.
+    #[cold]
+    unsafe fn refuse_here(&self) -> bool {
+        // SAFETY: By the function's requirements, the slot is this CPU's.
+        unsafe { (*(*self.slot_here()).buf).count_busy() };
+        false
     }
 
     /// Disables interrupts and gives access to the current CPU's buffer, for several writes or
@@ -1059,8 +1214,8 @@ impl<T: Callbacks> Channel<T> {
     pub fn local(&self) -> Local<'_, T> {
         // SAFETY: Restored when the `Local` is dropped.
         let flags = unsafe { bindings::relay_irq_save() };
-        // SAFETY: As in `write`.
-        let buf = unsafe { &*bindings::relay_this_cpu_buf(self.pcpu).cast::<Buffer>() };
+        // SAFETY: Interrupts are off; the slot's buffer lives as long as the channel.
+        let buf = unsafe { &*(*self.slot_here()).buf };
         // SAFETY: Interrupts are off on the buffer's CPU; `busy` is cleared by `Local::drop`.
         let owner = unsafe { buf.claim() };
         Local {
@@ -1172,7 +1327,7 @@ impl Buffer {
     /// Nothing else uses the buffer yet.
     unsafe fn start_first<T: Callbacks>(&self, cb: &T) -> bool {
         // SAFETY: We have the buffer to ourselves.
-        unsafe { self.start_first_locked(&mut *self.w.get(), cb) }
+        unsafe { self.start_first_locked(&mut *self.ws(), cb) }
     }
 
     /// Starts sub-buffer 0 of an empty buffer.
@@ -1201,8 +1356,6 @@ impl<T: Callbacks> Drop for Channel<T> {
         // SAFETY: The lock is held; the reference lives only in this statement.
         unsafe { self.shared.reg_mut() }.notify = None;
         reg.channels.retain(|c| !Arc::ptr_eq(c, &self.shared));
-        // SAFETY: Allocated in `open`; no write can run any more (we are being dropped).
-        unsafe { bindings::relay_free_bufs(self.pcpu) };
     }
 }
 
@@ -1257,7 +1410,7 @@ impl<T: Callbacks> Local<'_, T> {
             }
             // SAFETY: The buffer is ours (`owner`): other writes on this CPU see it busy and
             // keep off the writer state.
-            buf.write(&mut *buf.w.get(), &*self.chan.callbacks, data)
+            buf.write(&mut *buf.ws(), &*self.chan.callbacks, data)
         }
     }
 
@@ -1272,7 +1425,7 @@ impl<T: Callbacks> Local<'_, T> {
                 buf.count_busy();
                 return None;
             }
-            let ws = &mut *buf.w.get();
+            let ws = &mut *buf.ws();
             let p = buf.reserve(ws, &*self.chan.callbacks, len)?;
             Some(Reservation {
                 ws,
@@ -1289,7 +1442,7 @@ impl<T: Callbacks> Drop for Local<'_, T> {
         // us. The flags were saved by `Channel::local` on this CPU.
         unsafe {
             if self.owner {
-                ptr::write_volatile(self.buf.busy.get(), false);
+                ptr::write_volatile(self.buf.busy(), 0);
             }
             bindings::relay_irq_restore(self.flags);
         }
