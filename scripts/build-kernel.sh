@@ -63,7 +63,15 @@ fi
 log "building $(kt_build "$arch") kernel in $out ($(kmake -s kernelversion))"
 # Overlays need the base tree's symbols (-@); from the environment, so that
 # the kernel's own DTC_FLAGS still apply.
-DTC_FLAGS=-@ kmake -j"$(($(nproc) + 1))" "${targets[@]}" >&2
+# Clippy checks the Rust code along the way; our kernel-crate code must have no
+# warnings (they show whenever the crate is rebuilt, as it is after any change).
+blog=$out/.kt298-build.log
+{ DTC_FLAGS=-@ kmake -j"$(($(nproc) + 1))" CLIPPY=1 "${targets[@]}" 2>&1 >&3 3>&- |
+	tee "$blog" >&2; } 3>&2
+ours=$(awk '/^(warning|error)/ { w = $0 } / --> / && w { print $2; w = "" }' "$blog" |
+	sed 's/:.*//; s|^'"$tree"'/||' | sort -u |
+	while read -r f; do [ -e "$repo/$f" ] || [ "${f#rust/doctests_}" != "$f" ] && echo "$f"; done)
+[ -z "$ours" ] || die "$arch: Rust warnings in our code (see above): $(echo $ours)"
 if [ "$arch" = arm ]; then
 	dtbo=$out/kt298-orangepi-pc.dtbo
 	"$out/scripts/dtc/dtc" -q -@ -I dts -O dtb -o "$dtbo" "$repo/boards/orangepi-pc/kt298.dtso"

@@ -162,7 +162,7 @@ impl Thread {
                 Some(Self::run::<F>),
                 start,
                 node,
-                c"%s".as_ptr().cast(),
+                c"%s".as_char_ptr(),
                 name.as_char_ptr(),
             )
         };

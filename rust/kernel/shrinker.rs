@@ -60,7 +60,7 @@ impl Control {
     /// Returns how many objects [`Shrink::scan`] should try to free.
     pub fn nr_to_scan(&self) -> usize {
         // SAFETY: As in `nid`.
-        unsafe { (*self.0.get()).nr_to_scan as usize }
+        unsafe { (*self.0.get()).nr_to_scan }
     }
 
     /// Returns true if the allocation that caused reclaim allows sleeping in the callback.
@@ -168,7 +168,7 @@ impl<T: Shrink> Shrinker<T> {
         };
         // SAFETY: The format is "%s" with one string argument.
         let raw =
-            unsafe { bindings::shrinker_alloc(flags, c"%s".as_ptr().cast(), name.as_char_ptr()) };
+            unsafe { bindings::shrinker_alloc(flags, c"%s".as_char_ptr(), name.as_char_ptr()) };
         let raw = NonNull::new(raw).ok_or(ENOMEM)?;
         // SAFETY: `raw` is a new, unregistered shrinker that we own; `data` lives in `Self` until
         // after `shrinker_free`.

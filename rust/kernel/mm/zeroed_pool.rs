@@ -346,7 +346,6 @@ impl Block {
     /// let page = block.page(3).ok_or(EINVAL)?;
     /// // SAFETY: We own the block and nothing else uses it.
     /// unsafe { page.write_raw([1u8].as_ptr(), 100, 1)? };
-    /// drop(page);
     /// assert!(!block.is_zero());
     /// block.zero(ZeroMode::Cached);
     /// assert!(block.is_zero());
@@ -354,7 +353,6 @@ impl Block {
     ///     let page = block.page(0).ok_or(EINVAL)?;
     ///     // SAFETY: As above.
     ///     unsafe { page.write_raw([1u8].as_ptr(), 4095, 1)? };
-    ///     drop(page);
     ///     block.zero(ZeroMode::NonTemporal);
     ///     assert!(block.is_zero());
     /// }
@@ -1050,7 +1048,7 @@ impl Device {
             return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
         };
         // The mapping takes its own reference; ours goes with `block`.
-        match vma.vm_insert_page(address as usize, &page) {
+        match vma.vm_insert_page(address, &page) {
             // `EBUSY`: another thread mapped this address first.
             Ok(()) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
             Err(e) if e == EBUSY => bindings::vm_fault_reason_VM_FAULT_NOPAGE,

@@ -179,11 +179,18 @@ static DENTRY_OPS: Ops<bindings::dentry_operations> = Ops(bindings::dentry_opera
 });
 
 static ROOT_FILES: Ops<[bindings::tree_descr; 1]> = Ops([bindings::tree_descr {
-    name: c"".as_ptr().cast(),
+    // An empty name ends the table. (`CStr::as_ptr` is disallowed in the kernel crate, and
+    // `as_char_ptr` is not const.)
+    name: ptr::from_ref(c"").cast(),
     ops: ptr::null(),
     mode: 0,
 }]);
 
+/// `fill_super` of relayfs.
+///
+/// # Safety
+///
+/// Called by the VFS (through `get_tree_single`) with a new super block of relayfs.
 unsafe extern "C" fn fill_super(
     sb: *mut bindings::super_block,
     _fc: *mut bindings::fs_context,
@@ -206,6 +213,10 @@ unsafe extern "C" fn fill_super(
 /// of it fails with `EBUSY` as a mount with open files does (`umount` itself walks into the
 /// mount, so a mount never entered before is held too). The references are dropped when the
 /// last channel closes; a lazy unmount (`umount -l`) detaches the mount at once.
+///
+/// # Safety
+///
+/// Called by the VFS with a path into relayfs that the walk holds.
 unsafe extern "C" fn root_manage(path: *const bindings::path, rcu_walk: bool) -> c_int {
     if !CHANNELS_EXIST.load(Acquire) {
         return 0;
@@ -231,11 +242,21 @@ unsafe extern "C" fn root_manage(path: *const bindings::path, rcu_walk: bool) ->
     0
 }
 
+/// `get_tree` of relayfs: every mount shares one super block.
+///
+/// # Safety
+///
+/// Called by the VFS with a context of relayfs.
 unsafe extern "C" fn get_tree(fc: *mut bindings::fs_context) -> c_int {
     // SAFETY: `fc` is a context of our type; all mounts share one super block.
     unsafe { bindings::get_tree_single(fc, Some(fill_super)) }
 }
 
+/// `init_fs_context` of relayfs.
+///
+/// # Safety
+///
+/// Called by the VFS with a context being set up for relayfs.
 unsafe extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
     // SAFETY: `fc` is being set up for our type.
     unsafe { (*fc).ops = &CONTEXT_OPS.0 };
@@ -332,9 +353,9 @@ unsafe fn create(
             bindings::simple_done_creating(dentry);
             return Err(ENOMEM);
         }
-        (*inode).i_ino = bindings::get_next_ino() as _;
+        (*inode).i_ino = bindings::get_next_ino().into();
         bindings::simple_inode_init_ts(inode);
-        (*inode).i_mode = mode as _;
+        (*inode).i_mode = mode as bindings::umode_t;
         match fops {
             Some(fops) => {
                 bindings::relay_inode_set_fops(inode, fops);
@@ -538,6 +559,11 @@ unsafe fn target_of(inode: *mut bindings::inode) -> Result<(Arc<Shared>, Option<
     Ok((target.shared.clone(), target.cpu))
 }
 
+/// `open` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS with a CPU file's inode and the file being opened.
 unsafe extern "C" fn cpu_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `inode` is one of our CPU files.
     let (shared, cpu) = match unsafe { target_of(inode) } {
@@ -577,6 +603,11 @@ unsafe fn open_file<'a>(file: *mut bindings::file) -> &'a OpenFile {
     unsafe { &*(*file).private_data.cast::<OpenFile>() }
 }
 
+/// `release` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS, once, with a file opened by [`cpu_open`].
 unsafe extern "C" fn cpu_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `cpu_open` stored the box; it is given back once.
     let of = unsafe { KBox::from_raw((*file).private_data.cast::<OpenFile>()) };
@@ -585,6 +616,11 @@ unsafe extern "C" fn cpu_release(_inode: *mut bindings::inode, file: *mut bindin
     0
 }
 
+/// `read` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`cpu_open`] and a user buffer of `count` bytes.
 unsafe extern "C" fn cpu_read(
     file: *mut bindings::file,
     ubuf: *mut c_char,
@@ -666,6 +702,11 @@ unsafe extern "C" fn cpu_read(
     }
 }
 
+/// `poll` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`cpu_open`] and a poll table (or null).
 unsafe extern "C" fn cpu_poll(
     file: *mut bindings::file,
     pt: *mut bindings::poll_table_struct,
@@ -689,6 +730,11 @@ unsafe extern "C" fn cpu_poll(
     mask
 }
 
+/// `mmap` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`cpu_open`] and a new VMA for it.
 unsafe extern "C" fn cpu_mmap(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
@@ -731,12 +777,22 @@ unsafe extern "C" fn cpu_mmap(
     0
 }
 
+/// `open` of a CPU file mapping (a copy or split of it).
+///
+/// # Safety
+///
+/// Called by the memory manager with a VMA set up by [`cpu_mmap`].
 unsafe extern "C" fn vm_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: Set by `cpu_mmap`; the VMA holds the file.
     let of = unsafe { &*(*vma).vm_private_data.cast::<OpenFile>() };
     of.maps.fetch_add(1, Relaxed);
 }
 
+/// `close` of a CPU file mapping.
+///
+/// # Safety
+///
+/// Called by the memory manager, once per [`cpu_mmap`] or [`vm_open`], with its VMA.
 unsafe extern "C" fn vm_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: Set by `cpu_mmap`; the VMA holds the file.
     let of = unsafe { &*(*vma).vm_private_data.cast::<OpenFile>() };
@@ -746,10 +802,15 @@ unsafe extern "C" fn vm_close(vma: *mut bindings::vm_area_struct) {
     }
 }
 
+/// `unlocked_ioctl` of a CPU file.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`cpu_open`].
 unsafe extern "C" fn cpu_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: The file was opened by `cpu_open`.
     let of = unsafe { open_file(file) };
-    match ioctl(of, cmd, arg as usize) {
+    match ioctl(of, cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }
@@ -796,6 +857,11 @@ fn ioctl(of: &OpenFile, cmd: u32, arg: usize) -> Result {
     }
 }
 
+/// `open` of a stats file.
+///
+/// # Safety
+///
+/// Called by the VFS with a stats file's inode and the file being opened.
 unsafe extern "C" fn stats_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `inode` is one of our stats files.
     match unsafe { target_of(inode) } {
@@ -809,6 +875,11 @@ unsafe extern "C" fn stats_open(inode: *mut bindings::inode, file: *mut bindings
     }
 }
 
+/// `release` of a stats file.
+///
+/// # Safety
+///
+/// Called by the VFS, once, with a file opened by [`stats_open`].
 unsafe extern "C" fn stats_release(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -856,6 +927,12 @@ fn stats_text(shared: &Shared) -> Result<KVec<u8>> {
     }
 }
 
+/// `read` of a stats file.
+///
+/// # Safety
+///
+/// Called by the VFS with a file opened by [`stats_open`], a user buffer of `count` bytes and
+/// the file position.
 unsafe extern "C" fn stats_read(
     file: *mut bindings::file,
     ubuf: *mut c_char,
