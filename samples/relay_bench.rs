@@ -2,18 +2,26 @@
 
 //! Benchmark: our relay channel against the kernel's C relay, side by side in one boot.
 //!
-//! Loading opens a `kernel::relay` channel and a C `relay_open` channel (files in debugfs)
-//! with the same geometry (`n_subbufs` sub-buffers of `subbuf_size` bytes per CPU), both in
-//! overwrite mode so that every write stores its event, and times `events` writes of `size`
-//! bytes on one CPU (interrupt-safe and preemption-only variants: `Channel::write` against
-//! `relay_write`, `Channel::write_fast` against `__relay_write`), then the same on every
-//! online CPU at once. Rounds alternate between the two and the best of `rounds` is kept.
-//! It prints one line per measure, closes both channels and stays loaded, idle, until
+//! Loading opens `pairs` pairs of channels, each a `kernel::relay` channel and a C
+//! `relay_open` channel (files in debugfs) with the same geometry (`n_subbufs` sub-buffers of
+//! `subbuf_size` bytes per CPU), all in overwrite mode so that every write stores its event.
+//! For each pair it times `events` writes of `size` bytes on one CPU (interrupt-safe and
+//! preemption-only variants: `Channel::write` against `relay_write`, `Channel::write_fast`
+//! against `__relay_write`), then the same on every online CPU at once. Rounds alternate
+//! between the two sides and the best of `rounds` is kept.
+//!
+//! The pairs stay open together, so each one's buffers and bookkeeping sit at other
+//! addresses. Under QEMU's TCG that matters: the cost of an access depends on where it falls
+//! in QEMU's software TLB, and a placement that is slow for one side stays slow for as long as
+//! the buffers live. The line of a measure gives the median over the pairs (each pair's line
+//! comes first, with `pair=`). Then it closes the channels and stays loaded, idle, until
 //! `rmmod relay_bench`:
 //!
 //! ```text
-//! relay_bench: one_cpu_irq ours_ns=15634000 c_ns=15801000 events=200000
-//! relay_bench: all_cpus_irq ours_ns=... c_ns=... events=800000 cpus=4
+//! relay_bench: one_cpu_irq ours_ns=15634000 c_ns=15801000 events=200000 pair=0
+//! ...
+//! relay_bench: one_cpu_irq ours_ns=15634000 c_ns=15801000 events=200000 pairs=5
+//! relay_bench: all_cpus_irq ours_ns=... c_ns=... events=800000 cpus=4 pairs=5
 //! ```
 //!
 //! The C writes go through kernel-crate helpers (`relay_write` is inline in C), and ours
@@ -27,6 +35,7 @@ use kernel::{
     ffi::{c_char, c_int, c_void},
     prelude::*,
     relay::{self, Channel, Config, Geometry, Mode},
+    str::CString,
 };
 
 module! {
@@ -53,8 +62,12 @@ module! {
             description: "Sub-buffers per CPU (both channels)",
         },
         rounds: u32 {
-            default: 9,
-            description: "Rounds per measure; the best is reported",
+            default: 5,
+            description: "Rounds per measure and pair; the best is kept",
+        },
+        pairs: u32 {
+            default: 5,
+            description: "Channel pairs, at different addresses; the median is reported",
         },
     },
 }
@@ -269,24 +282,25 @@ fn best_of(
     Ok((ba, bb))
 }
 
-struct RelayBench;
+/// The median of `v` (the upper one of an even count), or 0.
+fn median(v: &mut [i64]) -> i64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
 
-impl kernel::Module for RelayBench {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let sb = *module_parameters::subbuf_size.value() as usize;
-        let nsb = *module_parameters::n_subbufs.value() as usize;
-        let size = *module_parameters::size.value() as usize;
-        let events = *module_parameters::events.value();
-        let rounds = *module_parameters::rounds.value();
+impl Bench {
+    /// Opens pair `n`: our channel and the C one, with the same shape.
+    fn open(n: u32, sb: usize, nsb: usize, data: &[u8], events: u32) -> Result<Self> {
         let ours = Channel::open(
-            c"kt298-bench/ours",
+            &CString::try_from_fmt(fmt!("kt298-bench/ours{}", n))?,
             Config::new(Geometry::new(sb, nsb)?, Mode::Overwrite),
             Nop,
         )?;
+        let name = CString::try_from_fmt(fmt!("kt298_bench_c{}", n))?;
         // SAFETY: The name is a valid string, the callbacks are static.
         let c = unsafe {
             bindings::relay_open(
-                c"kt298_bench_c".as_char_ptr(),
+                name.as_char_ptr(),
                 ptr::null_mut(),
                 sb,
                 nsb,
@@ -298,16 +312,35 @@ impl kernel::Module for RelayBench {
             pr_err!("relay_open failed\n");
             return Err(ENOMEM);
         }
+        let mut copy = KVec::new();
+        copy.extend_from_slice(data, GFP_KERNEL)?;
+        Ok(Self {
+            ours,
+            c: CChannel(c),
+            data: copy,
+            events,
+        })
+    }
+}
+
+struct RelayBench;
+
+impl kernel::Module for RelayBench {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let sb = *module_parameters::subbuf_size.value() as usize;
+        let nsb = *module_parameters::n_subbufs.value() as usize;
+        let size = *module_parameters::size.value() as usize;
+        let events = *module_parameters::events.value();
+        let rounds = *module_parameters::rounds.value();
+        let npairs = (*module_parameters::pairs.value()).max(1);
         let mut data = KVec::new();
         for i in 0..size {
             data.push(i as u8, GFP_KERNEL)?;
         }
-        let bench = Bench {
-            ours,
-            c: CChannel(c),
-            data,
-            events,
-        };
+        let mut pairs = KVec::new();
+        for n in 0..npairs {
+            pairs.push(Bench::open(n, sb, nsb, &data, events)?, GFP_KERNEL)?;
+        }
         // SAFETY: `cpu_online` only reads the CPU mask.
         let ncpus = (0..kernel::cpu::nr_cpu_ids())
             .filter(|&c| unsafe { bindings::cpu_online(c) })
@@ -316,27 +349,49 @@ impl kernel::Module for RelayBench {
             ("irq", Variant::OursIrq, Variant::CIrq),
             ("fast", Variant::OursFast, Variant::CFast),
         ] {
-            let (o, c) = best_of(rounds, |v| Ok(bench.run(v)), a, b)?;
-            pr_info!(
-                "one_cpu_{} ours_ns={} c_ns={} events={}\n",
-                name,
-                o,
-                c,
-                events
-            );
-            let (o, c) = best_of(rounds, |v| bench.all_cpus(v), a, b)?;
-            pr_info!(
-                "all_cpus_{} ours_ns={} c_ns={} events={} cpus={}\n",
-                name,
-                o,
-                c,
-                u64::from(events) * u64::from(ncpus),
-                ncpus
-            );
+            for (scope, all) in [("one_cpu", false), ("all_cpus", true)] {
+                let cpus = if all { ncpus } else { 1 };
+                let n = u64::from(events) * u64::from(cpus);
+                let (mut o, mut c) = (KVec::new(), KVec::new());
+                for (i, bench) in pairs.iter().enumerate() {
+                    let (po, pc) = if all {
+                        best_of(rounds, |v| bench.all_cpus(v), a, b)?
+                    } else {
+                        best_of(rounds, |v| Ok(bench.run(v)), a, b)?
+                    };
+                    pr_info!(
+                        "{}_{} ours_ns={} c_ns={} events={} pair={}\n",
+                        scope,
+                        name,
+                        po,
+                        pc,
+                        n,
+                        i
+                    );
+                    o.push(po, GFP_KERNEL)?;
+                    c.push(pc, GFP_KERNEL)?;
+                }
+                pr_info!(
+                    "{}_{} ours_ns={} c_ns={} events={} cpus={} pairs={}\n",
+                    scope,
+                    name,
+                    median(&mut o),
+                    median(&mut c),
+                    n,
+                    cpus,
+                    npairs
+                );
+            }
         }
-        let s = bench.ours.stats_total();
-        pr_info!("ours: {} events stored, {} lost\n", s.events, s.lost());
-        // Both channels are closed here: the module stays loaded idle until `rmmod`.
+        let mut lost = 0;
+        let mut stored = 0;
+        for bench in pairs.iter() {
+            let s = bench.ours.stats_total();
+            stored += s.events;
+            lost += s.lost();
+        }
+        pr_info!("ours: {} events stored, {} lost\n", stored, lost);
+        // The channels are closed here: the module stays loaded idle until `rmmod`.
         Ok(Self)
     }
 }
