@@ -152,6 +152,20 @@ mount -t relayfs none /tmp/relay2
 t_check "a mount made with no channels unmounts" umount /tmp/relay2
 t_check "relayfs unloads" rmmod relayfs
 
+# The benchmark sample, briefly: two channel pairs (ours next to the C relay's),
+# one round of 2000 writes of each kind on one CPU and on all of them.
+bstart=$(dmesg | wc -l)
+t_check "relay_bench loads (2 channel pairs, 2000 events)" \
+	modprobe relay_bench events=2000 rounds=1 pairs=2
+rmmod relay_bench 2>/dev/null
+bout=$(dmesg | tail -n +$((bstart + 1)) | sed -n 's/.*relay_bench: //p')
+printf '%s\n' "$bout" | sed 's/^/# /'
+t_eq "relay_bench reports four measures" 4 "$(printf '%s\n' "$bout" | grep -c ' pairs=2$')"
+bcpus=$(printf '%s\n' "$bout" | sed -n 's/^all_cpus_irq .* cpus=\([0-9]*\) pairs=2$/\1/p')
+t_eq "relay_bench stored all its events, lost none" \
+	"ours: $((2 * 2 * 2000 * (1 + ${bcpus:-0}))) events stored, 0 lost" \
+	"$(printf '%s\n' "$bout" | grep '^ours:')"
+
 t_check "no kernel warnings" sh -c \
 	"! dmesg | tail -n +$((dmesg_start + 1)) | grep -E 'WARNING|BUG|Oops|KASAN|circular locking|leak'"
 t_done

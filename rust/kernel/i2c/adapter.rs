@@ -809,7 +809,25 @@ impl<T: Algorithm> Registration<T> {
         Ok(unsafe { core::slice::from_raw_parts_mut(msgs.cast::<Message<'b>>(), num) })
     }
 
-    fn count(done: Result<usize>) -> c_int {
+    /// Carries out a transfer the I2C core asked for, with `xfer` (an [`Algorithm`] method),
+    /// and gives its result as the core wants it: messages done, or an error code.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::xfer_callback`].
+    unsafe fn transfer(
+        adap: *mut bindings::i2c_adapter,
+        msgs: *mut bindings::i2c_msg,
+        num: c_int,
+        xfer: fn(&T, &I2cAdapter, &Device<Bound>, &mut [Message<'_>]) -> Result<usize>,
+    ) -> c_int {
+        // SAFETY: By the function's contract.
+        let (this, adapter) = unsafe { Self::from_adapter(adap) };
+        // SAFETY: By the function's contract.
+        let parent = unsafe { Self::parent(adap) };
+        // SAFETY: By the function's contract.
+        let done = unsafe { Self::messages(msgs, num) }
+            .and_then(|msgs| xfer(&this.data, adapter, parent, msgs));
         match done {
             Ok(n) => c_int::try_from(n).unwrap_or(c_int::MAX),
             Err(e) => e.to_errno(),
@@ -825,14 +843,8 @@ impl<T: Algorithm> Registration<T> {
         msgs: *mut bindings::i2c_msg,
         num: c_int,
     ) -> c_int {
-        // SAFETY: By the function's contract.
-        let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        // SAFETY: By the function's contract.
-        let parent = unsafe { Self::parent(adap) };
-        // SAFETY: By the function's contract.
-        let done = unsafe { Self::messages(msgs, num) }
-            .and_then(|msgs| this.data.xfer(adapter, parent, msgs));
-        Self::count(done)
+        // SAFETY: Same requirements.
+        unsafe { Self::transfer(adap, msgs, num, T::xfer) }
     }
 
     /// # Safety
@@ -843,14 +855,8 @@ impl<T: Algorithm> Registration<T> {
         msgs: *mut bindings::i2c_msg,
         num: c_int,
     ) -> c_int {
-        // SAFETY: By the function's contract.
-        let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        // SAFETY: By the function's contract.
-        let parent = unsafe { Self::parent(adap) };
-        // SAFETY: By the function's contract.
-        let done = unsafe { Self::messages(msgs, num) }
-            .and_then(|msgs| this.data.xfer_atomic(adapter, parent, msgs));
-        Self::count(done)
+        // SAFETY: Same requirements.
+        unsafe { Self::transfer(adap, msgs, num, T::xfer_atomic) }
     }
 
     /// # Safety
