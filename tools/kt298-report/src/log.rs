@@ -6,6 +6,11 @@
 //! `@@kt298 end rc=N`; `@@kt298 exit rc=N` last, just before powering off.
 //! Anything else on the console (the kernel's own messages, a panic) is kept
 //! as the raw log, where splats are looked for too.
+//!
+//! A kernel module may print a section too (a test that runs at power-off,
+//! after the guest's last word): its lines carry the printk timestamp and the
+//! module's prefix, as its `begin` line does, and the section keeps only the
+//! lines with that prefix, without it.
 
 /// One framed section of guest output.
 #[derive(Debug, Default)]
@@ -31,10 +36,24 @@ pub struct Log {
 pub fn split(text: &str) -> Log {
     let mut log = Log::default();
     let mut current: Option<Section> = None;
+    // The prefix of the current section's lines, if a kernel module prints it.
+    let mut prefix: Option<String> = None;
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         // A console line may carry kernel output before our marker.
         let Some(at) = line.find("@@kt298 ") else {
+            let line = match prefix.as_deref() {
+                Some(p) => match line.find(p) {
+                    Some(i) => &line[i + p.len()..],
+                    None => {
+                        // Another kernel message, printed while the module's section is open.
+                        log.raw.push_str(line);
+                        log.raw.push('\n');
+                        continue;
+                    }
+                },
+                None => line,
+            };
             match current.as_mut() {
                 Some(s) => {
                     s.text.push_str(line);
@@ -58,8 +77,13 @@ pub fn split(text: &str) -> Log {
                     name: value.trim().to_string(),
                     ..Default::default()
                 });
+                // "[   12.345678] module: @@kt298 begin ...": lines go by "module: ".
+                let before = &line[..at];
+                let p = before.split_once("] ").map_or(before, |(_, p)| p);
+                prefix = (!p.is_empty()).then(|| p.to_string());
             }
             "end" => {
+                prefix = None;
                 if let Some(mut s) = current.take() {
                     s.rc = value
                         .trim()
@@ -207,6 +231,18 @@ mod tests {
         assert_eq!(log.exit, Some(0));
         assert_eq!(log.notes, vec![("modules".into(), "x y".into())]);
         assert_eq!(log.raw, "boot noise\n");
+    }
+
+    #[test]
+    fn section_printed_by_the_kernel() {
+        let log = split(
+            "@@kt298 exit rc=0\n[ 9.10] m: @@kt298 begin poweroff:a\n[ 9.11] m: KTAP version 1\n[ 9.12] other: BUG: x\n[ 9.13] m: ok 1 y\n[ 9.14] m: @@kt298 end rc=0\nafter\n",
+        );
+        assert_eq!(log.sections.len(), 1);
+        assert_eq!(log.sections[0].name, "poweroff:a");
+        assert_eq!(log.sections[0].text, "KTAP version 1\nok 1 y\n");
+        assert_eq!(log.sections[0].rc, Some(0));
+        assert_eq!(log.raw, "[ 9.12] other: BUG: x\nafter\n");
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! per test, lists skips, and ends with `N passed, N failed, N skipped`; it
 //! exits non-zero if anything failed. What must have run is taken from the
 //! repository itself: every `#[kunit_tests(NAME)]` suite in our Rust code,
-//! the kernel crate's doctests, and every `tests/guest/*.sh` whose
-//! `# machines:` line names the machine. A missing suite is a failure.
+//! the kernel crate's doctests, every `tests/guest/*.sh` whose `# machines:`
+//! line names the machine, and every section a guest script announced with
+//! `@@kt298 expect NAME`. A missing suite is a failure.
 //!
 //! `kt298-report cmd LOG` prints the output of a `make run CMD=...` guest
 //! command and exits with its status.
@@ -199,7 +200,7 @@ fn check(repo: &Path, runs: &[String]) -> Result<ExitCode> {
         for s in &log.sections {
             let (kind, name) = s.name.split_once(':').unwrap_or((s.name.as_str(), ""));
             match kind {
-                "kunit" | "guest" | "host" => {
+                "kunit" | "guest" | "host" | "poweroff" => {
                     seen.insert(s.name.clone());
                     let doc = ktap::parse(&s.text);
                     for r in &doc.results {
@@ -281,6 +282,14 @@ fn check(repo: &Path, runs: &[String]) -> Result<ExitCode> {
                     expected_scripts(&repo.join("tests/guest"), machine)?
                         .iter()
                         .map(|g| format!("guest:{g}")),
+                )
+                // Sections a guest script announced (`@@kt298 expect NAME`), such as one a
+                // module prints at power-off.
+                .chain(
+                    log.notes
+                        .iter()
+                        .filter(|(k, _)| k == "expect")
+                        .map(|(_, v)| v.clone()),
                 )
                 .filter(|n| !seen.contains(n))
                 .collect();
