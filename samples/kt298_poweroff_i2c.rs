@@ -89,6 +89,14 @@ impl Target {
         // SAFETY: As in `write`.
         unsafe { bindings::i2c_transfer(self.adap, msgs.as_mut_ptr(), 2) }
     }
+
+    /// Reads the registers back and prints KTAP result `n`: whether they hold `want`.
+    fn check_read(&self, n: u32, want: &[u8; 4], name: &str) {
+        let mut got = [0u8; 4];
+        let rc = self.read(&mut got);
+        pr_emerg!("# read: rc={} bytes={:02x?}\n", rc, got);
+        result(n, rc == 2 && got == *want, name);
+    }
 }
 
 impl Drop for Target {
@@ -122,25 +130,11 @@ unsafe extern "C" fn power_off(data: *mut bindings::sys_off_data) -> c_int {
         state == bindings::system_states_SYSTEM_POWER_OFF,
         "the handler runs at power-off, where the I2C core uses xfer_atomic",
     );
-    let mut got = [0u8; 4];
-    let rc = t.read(&mut got);
-    pr_emerg!("# read: rc={} bytes={:02x?}\n", rc, got);
-    result(
-        2,
-        rc == 2 && got == BEFORE,
-        "an atomic read finds what was written before",
-    );
+    t.check_read(2, &BEFORE, "an atomic read finds what was written before");
     let rc = t.write(&AT);
     pr_emerg!("# write: rc={}\n", rc);
     result(3, rc == 1, "an atomic write goes through");
-    let mut got = [0u8; 4];
-    let rc = t.read(&mut got);
-    pr_emerg!("# read: rc={} bytes={:02x?}\n", rc, got);
-    result(
-        4,
-        rc == 2 && got == AT,
-        "an atomic read finds the atomic write",
-    );
+    t.check_read(4, &AT, "an atomic read finds the atomic write");
     pr_emerg!("@@kt298 end rc=0\n");
     bindings::NOTIFY_DONE as c_int
 }
