@@ -70,7 +70,9 @@ blog=$out/.kt298-build.log
 	tee "$blog" >&2; } 3>&2
 ours=$(awk '/^(warning|error)/ { w = $0 } / --> / && w { print $2; w = "" }' "$blog" |
 	sed 's/:.*//; s|^'"$tree"'/||' | sort -u |
-	while read -r f; do [ -e "$repo/$f" ] || [ "${f#rust/doctests_}" != "$f" ] && echo "$f"; done)
+	while read -r f; do
+		if [ -e "$repo/$f" ] || [ "${f#rust/doctests_}" != "$f" ]; then echo "$f"; fi
+	done)
 [ -z "$ours" ] || die "$arch: Rust warnings in our code (see above): $(echo $ours)"
 if [ "$arch" = arm ]; then
 	dtbo=$out/kt298-orangepi-pc.dtbo
