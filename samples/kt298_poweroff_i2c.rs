@@ -14,7 +14,7 @@
 //! that back, and prints the results on the console as a KTAP section for the suite's
 //! harness: `@@kt298 begin poweroff:i2c_atomic`, the results, `@@kt298 end rc=0`.
 
-use kernel::{bindings, ffi::c_int, prelude::*};
+use kernel::{bindings, ffi::c_int, i2c::adapter::Message, prelude::*};
 
 module! {
     type: PoweroffI2c,
@@ -55,39 +55,29 @@ struct Target {
 }
 
 impl Target {
+    /// Carries out `msgs` as one transfer; the I2C core's result (`msgs.len()` on success).
+    fn transfer(&self, msgs: &mut [Message<'_>]) -> c_int {
+        // SAFETY: `adap` is referenced (type invariants); a `Message` is a transparent
+        // `i2c_msg` whose buffer lives through the call.
+        unsafe { bindings::i2c_transfer(self.adap, msgs.as_mut_ptr().cast(), msgs.len() as c_int) }
+    }
+
     /// Writes `data` from register `reg`; the I2C core's result (1 on success).
     fn write(&self, data: &[u8; 4]) -> c_int {
-        let mut buf = [self.reg, data[0], data[1], data[2], data[3]];
-        let mut msg = bindings::i2c_msg {
-            addr: self.addr,
-            flags: 0,
-            len: buf.len() as u16,
-            buf: buf.as_mut_ptr(),
-        };
-        // SAFETY: `adap` is referenced (type invariants); the message and its buffer live
-        // through the call.
-        unsafe { bindings::i2c_transfer(self.adap, &mut msg, 1) }
+        let buf = [self.reg, data[0], data[1], data[2], data[3]];
+        match Message::write(self.addr, &buf) {
+            Ok(m) => self.transfer(&mut [m]),
+            Err(e) => e.to_errno(),
+        }
     }
 
     /// Reads 4 bytes from register `reg`; the I2C core's result (2 on success).
     fn read(&self, out: &mut [u8; 4]) -> c_int {
-        let mut r = [self.reg];
-        let mut msgs = [
-            bindings::i2c_msg {
-                addr: self.addr,
-                flags: 0,
-                len: 1,
-                buf: r.as_mut_ptr(),
-            },
-            bindings::i2c_msg {
-                addr: self.addr,
-                flags: bindings::I2C_M_RD as u16,
-                len: out.len() as u16,
-                buf: out.as_mut_ptr(),
-            },
-        ];
-        // SAFETY: As in `write`.
-        unsafe { bindings::i2c_transfer(self.adap, msgs.as_mut_ptr(), 2) }
+        let r = [self.reg];
+        match (Message::write(self.addr, &r), Message::read(self.addr, out)) {
+            (Ok(w), Ok(rd)) => self.transfer(&mut [w, rd]),
+            (Err(e), _) | (_, Err(e)) => e.to_errno(),
+        }
     }
 
     /// Reads the registers back and prints KTAP result `n`: whether they hold `want`.
