@@ -62,14 +62,17 @@ if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok = 0 ]; then
 	fi
 fi
 
-# Rust: the kernel's bindgen, rust-src, and targets for static guest tools.
+# Rust: the kernel's bindgen, rust-src, clippy and rustfmt, and targets for static guest tools.
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! bindgen --version 2>/dev/null | grep -q "^bindgen $BINDGEN_VERSION\$"; then
 	log "installing bindgen-cli $BINDGEN_VERSION"
 	cargo install --quiet bindgen-cli --version "$BINDGEN_VERSION" --locked
 fi
 installed=$(rustup component list --installed 2>/dev/null)
-grep -q '^rust-src' <<<"$installed" || rustup component add rust-src
+# clippy and rustfmt come with rustup's default profile, not with a minimal one.
+for c in rust-src clippy rustfmt; do
+	grep -q "^$c" <<<"$installed" || rustup component add "$c"
+done
 targets=$(rustup target list --installed)
 for t in x86_64-unknown-linux-musl armv7-unknown-linux-gnueabihf; do
 	grep -qx "$t" <<<"$targets" || rustup target add "$t"
