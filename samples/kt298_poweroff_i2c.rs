@@ -14,7 +14,16 @@
 //! that back, and prints the results on the console as a KTAP section for the suite's
 //! harness: `@@kt298 begin poweroff:i2c_atomic`, the results, `@@kt298 end rc=0`.
 
-use kernel::{bindings, ffi::c_int, i2c::adapter::Message, prelude::*};
+use kernel::{
+    bindings,
+    ffi::c_int,
+    i2c::{
+        I2cAdapter,
+        Message, //
+    },
+    prelude::*,
+    sync::aref::ARef, //
+};
 
 module! {
     type: PoweroffI2c,
@@ -44,12 +53,8 @@ const BEFORE: [u8; 4] = [0x5a, 0xc3, 0x0f, 0x96];
 const AT: [u8; 4] = [0xa5, 0x3c, 0xf0, 0x69];
 
 /// What the handler works on.
-///
-/// # Invariants
-///
-/// `adap` holds a reference from `i2c_get_adapter`, dropped with the state.
 struct Target {
-    adap: *mut bindings::i2c_adapter,
+    adap: ARef<I2cAdapter>,
     addr: u16,
     reg: u8,
 }
@@ -57,9 +62,10 @@ struct Target {
 impl Target {
     /// Carries out `msgs` as one transfer; the I2C core's result (`msgs.len()` on success).
     fn transfer(&self, msgs: &mut [Message<'_>]) -> c_int {
-        // SAFETY: `adap` is referenced (type invariants); a `Message` is a transparent
-        // `i2c_msg` whose buffer lives through the call.
-        unsafe { bindings::i2c_transfer(self.adap, msgs.as_mut_ptr().cast(), msgs.len() as c_int) }
+        match self.adap.transfer(msgs) {
+            Ok(n) => c_int::try_from(n).unwrap_or(c_int::MAX),
+            Err(e) => e.to_errno(),
+        }
     }
 
     /// Writes `data` from register `reg`; the I2C core's result (1 on success).
@@ -86,13 +92,6 @@ impl Target {
         let rc = self.read(&mut got);
         pr_emerg!("# read: rc={} bytes={:02x?}\n", rc, got);
         result(n, rc == 2 && got == *want, name);
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        // SAFETY: Taken by `i2c_get_adapter` (type invariants).
-        unsafe { bindings::i2c_put_adapter(self.adap) };
     }
 }
 
@@ -147,13 +146,7 @@ impl kernel::Module for PoweroffI2c {
         }
         let addr = u16::try_from(*module_parameters::addr.value()).map_err(|_| EINVAL)?;
         let reg = u8::try_from(*module_parameters::reg.value()).map_err(|_| EINVAL)?;
-        // SAFETY: Any adapter number may be asked for.
-        let adap = unsafe { bindings::i2c_get_adapter(nr) };
-        if adap.is_null() {
-            pr_err!("no I2C adapter {}\n", nr);
-            return Err(ENODEV);
-        }
-        // INVARIANT: `adap` was referenced just above.
+        let adap = I2cAdapter::get(nr).inspect_err(|_| pr_err!("no I2C adapter {}\n", nr))?;
         let target = KBox::new(Target { adap, addr, reg }, GFP_KERNEL)?;
         let rc = target.write(&BEFORE);
         if rc != 1 {

@@ -258,9 +258,9 @@ impl Fsm {
         let mut grow = 0;
         if self.len_pending {
             self.len_pending = false;
-            if byte == 0 || byte > kernel::i2c::adapter::SMBUS_BLOCK_MAX {
+            if byte == 0 || usize::from(byte) > kernel::i2c::SMBUS_BLOCK_MAX {
                 // An impossible block length: NACK the next byte and stop.
-                self.rc = Err(kernel::i2c::adapter::eproto());
+                self.rc = Err(EPROTO);
                 self.aborting = true;
             } else {
                 grow = byte;
@@ -289,7 +289,7 @@ impl Fsm {
     }
 }
 
-#[kunit_tests(rust_i2c_mv64xxx_fsm)]
+#[kunit_tests(i2c_mv64xxx_rs_fsm)]
 mod tests {
     use super::*;
 
@@ -527,7 +527,7 @@ mod tests {
             f.next(status::RD_DATA_ACK, bad, &m);
             assert_eq!(f.cntl & control::ACK, 0);
             assert!(f.next(status::RD_DATA_NO_ACK, 0, &m).ends_transfer());
-            assert_eq!(f.rc, Err(kernel::i2c::adapter::eproto()));
+            assert_eq!(f.rc, Err(EPROTO));
         }
         Ok(())
     }

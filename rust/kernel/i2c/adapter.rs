@@ -5,7 +5,9 @@
 //! A bus driver (an I2C host controller) provides an [`Algorithm`] that moves [`Message`]s on
 //! the wire, and registers an adapter for its parent device with [`Registration::new`]. The
 //! adapter stays registered until the [`Registration`] is dropped, which the driver normally
-//! arranges by keeping it in its device private data.
+//! arranges by keeping it in its device private data, or until the parent is unbound,
+//! whichever comes first: the registration is device-managed, so no callback reaches the
+//! driver's hardware after unbind.
 //!
 //! C header: [`include/linux/i2c.h`](srctree/include/linux/i2c.h)
 
@@ -15,6 +17,7 @@ use crate::{
         Bound,
         Device, //
     },
+    devres::Devres,
     error::{
         to_result,
         VTABLE_DEFAULT_ERROR, //
@@ -41,14 +44,9 @@ use core::{
     },
 };
 
-/// The I2C fault code for a target that breaks the protocol, such as an SMBus block length
-/// out of range (`EPROTO`, not among the kernel crate's error constants).
-pub fn eproto() -> Error {
-    Error::from_errno(-(bindings::EPROTO as i32))
-}
-
-/// The largest block an SMBus block read may announce (`I2C_SMBUS_BLOCK_MAX`).
-pub const SMBUS_BLOCK_MAX: u8 = bindings::I2C_SMBUS_BLOCK_MAX as u8;
+/// The largest SMBus block, in bytes (`I2C_SMBUS_BLOCK_MAX`): what an SMBus block read may
+/// announce, and the most an SMBus block call moves.
+pub const SMBUS_BLOCK_MAX: usize = bindings::I2C_SMBUS_BLOCK_MAX as usize;
 
 /// The methods and operators of a set of C bits wrapped in a tuple struct: `bit_set!(Type, raw
 /// type, "the C names")`, for [`MessageFlags`] and [`Functionality`].
@@ -413,8 +411,8 @@ impl Message<'_> {
         if !self.is_recv_len() {
             return Err(EINVAL);
         }
-        if count == 0 || count > SMBUS_BLOCK_MAX {
-            return Err(eproto());
+        if count == 0 || usize::from(count) > SMBUS_BLOCK_MAX {
+            return Err(EPROTO);
         }
         // The message may only grow once: clearing the flag records that it did.
         self.0.flags &= !MessageFlags::RECV_LEN.bits();
@@ -627,16 +625,33 @@ impl<'a> Options<'a> {
 /// A registered I2C adapter with its algorithm data `T`.
 ///
 /// Dropping it unregisters the adapter (`i2c_del_adapter`), which waits until no client uses
-/// it any more; the algorithm data is dropped after that.
+/// it any more; the algorithm data is dropped after that. The adapter is unregistered when the
+/// parent device is unbound at the latest (it lives in a [`Devres`]), so a `Registration` that
+/// outlives the binding (kept in an `Arc`, say) no longer calls into the driver.
 ///
 /// # Invariants
 ///
-/// `adapter` is registered with the I2C core for as long as `self` lives; its `algo_data`
-/// points to `self`, which is pinned.
-#[pin_data(PinnedDrop)]
+/// While the adapter in `inner` is registered, its `algo_data` points to `data`, which is
+/// pinned and outlives it (`inner` is dropped first).
+#[pin_data]
 pub struct Registration<T: Algorithm> {
+    /// The registered adapter. Declared first, so it is unregistered before `data` drops.
+    #[pin]
+    inner: Devres<RegisteredAdapter>,
     #[pin]
     data: T,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+/// The C adapter and its recovery information, registered with the I2C core while it lives.
+///
+/// # Invariants
+///
+/// `adapter` is registered with the I2C core from the end of its initialisation until `drop`;
+/// if it has bus recovery, its `bus_recovery_info` points to `recovery`. Both are pinned.
+#[pin_data(PinnedDrop)]
+struct RegisteredAdapter {
     #[pin]
     recovery: Opaque<bindings::i2c_bus_recovery_info>,
     #[pin]
@@ -645,12 +660,20 @@ pub struct Registration<T: Algorithm> {
     _pin: PhantomPinned,
 }
 
-// SAFETY: The C adapter may be used and unregistered from any thread; `T` is `Send`.
-unsafe impl<T: Algorithm> Send for Registration<T> {}
+// SAFETY: The C adapter may be used and unregistered from any thread.
+unsafe impl Send for RegisteredAdapter {}
 
-// SAFETY: `&Registration` only gives access to `&T` (which is `Sync`) and to the adapter,
-// whose C API is thread safe.
-unsafe impl<T: Algorithm> Sync for Registration<T> {}
+// SAFETY: `&RegisteredAdapter` only gives access to the adapter, whose C API is thread safe.
+unsafe impl Sync for RegisteredAdapter {}
+
+#[pinned_drop]
+impl PinnedDrop for RegisteredAdapter {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariant the adapter is registered. `i2c_del_adapter` returns
+        // once the adapter's device is released, so no callback runs after this.
+        unsafe { bindings::i2c_del_adapter(self.adapter.get()) };
+    }
+}
 
 impl<T: Algorithm + 'static> Registration<T> {
     const ALGORITHM: bindings::i2c_algorithm = Self::make_algorithm();
@@ -667,12 +690,13 @@ impl<T: Algorithm + 'static> Registration<T> {
 
     const HAS_RECOVERY: bool = T::HAS_GET_SCL && T::HAS_SET_SCL;
 
-    /// Registers an adapter for `parent` with algorithm data `data`.
+    /// Registers an adapter for the bound device `parent` with algorithm data `data`.
     ///
     /// The adapter takes the parent's firmware node, so targets described under the
     /// controller's device tree node are instantiated on it. If `opts` asks for recovery and
     /// `T` implements [`Algorithm::get_scl`] and [`Algorithm::set_scl`], the adapter gets the
-    /// core's generic SCL recovery.
+    /// core's generic SCL recovery. The adapter is unregistered when the returned
+    /// `Registration` is dropped or `parent` is unbound, whichever comes first.
     ///
     /// Fails with the error of `data`, or of `i2c_add_adapter` (for example `EBUSY` when the
     /// requested number is taken).
@@ -683,76 +707,98 @@ impl<T: Algorithm + 'static> Registration<T> {
         data: impl PinInit<T, Error> + 'a,
     ) -> impl PinInit<Self, Error> + 'a {
         try_pin_init!(&this in Self {
+            // The data first: the adapter's callbacks may run as soon as it is registered.
             data <- data,
-            recovery <- Opaque::ffi_init(move |slot: *mut bindings::i2c_bus_recovery_info| {
-                let mut rinfo = pin_init::zeroed::<bindings::i2c_bus_recovery_info>();
-                if Self::HAS_RECOVERY && opts.recovery {
-                    rinfo.recover_bus = Some(bindings::i2c_generic_scl_recovery);
-                    rinfo.get_scl = Some(Self::get_scl_callback);
-                    rinfo.set_scl = Some(Self::set_scl_callback);
-                    if T::HAS_GET_SDA {
-                        rinfo.get_sda = Some(Self::get_sda_callback);
-                    }
-                    if T::HAS_SET_SDA {
-                        rinfo.set_sda = Some(Self::set_sda_callback);
-                    }
-                    if T::HAS_PREPARE_RECOVERY {
-                        rinfo.prepare_recovery = Some(Self::prepare_recovery_callback);
-                    }
-                    if T::HAS_UNPREPARE_RECOVERY {
-                        rinfo.unprepare_recovery = Some(Self::unprepare_recovery_callback);
-                    }
-                }
-                // SAFETY: `slot` is valid for writes.
-                unsafe { slot.write(rinfo) };
-            }),
-            adapter <- Opaque::try_ffi_init(move |slot: *mut bindings::i2c_adapter| {
-                // SAFETY: `slot` is valid for writes; an all-zero `i2c_adapter` is what
-                // `kzalloc` gives C drivers.
-                unsafe { slot.write(pin_init::zeroed()) };
-
-                // SAFETY: `slot` points to the zeroed adapter written above, which nothing
-                // else references yet.
-                let adap = unsafe { &mut *slot };
-                adap.owner = module.as_ptr();
-                adap.algo = const { &Self::ALGORITHM };
-                // CAST: `algo_data` is how the callbacks find `self` again; `this` is pinned.
-                adap.algo_data = this.as_ptr().cast();
-                adap.retries = opts.retries;
-                if let Some(ms) = opts.timeout_ms {
-                    adap.timeout = i32::try_from(msecs_to_jiffies(ms)).unwrap_or(i32::MAX);
-                }
-                if Self::HAS_RECOVERY && opts.recovery {
-                    // SAFETY: `this` is valid; `recovery` was initialised above and is pinned
-                    // with `self`.
-                    adap.bus_recovery_info =
-                        Opaque::cast_into(unsafe { &raw const (*this.as_ptr()).recovery });
-                }
-                let name = opts.name.to_bytes();
-                let n = name.len().min(adap.name.len() - 1);
-                for (dst, src) in adap.name.iter_mut().zip(&name[..n]) {
-                    *dst = c_char::from_ne_bytes([*src]);
-                }
-                adap.dev.parent = parent.as_raw();
-
-                // SAFETY: Both devices are valid; the parent's fwnode outlives the adapter,
-                // which is unregistered before the parent is unbound.
-                unsafe { bindings::device_set_node(&mut adap.dev, (*parent.as_raw()).fwnode) };
-
-                // SAFETY: The adapter is fully set up and pinned inside `self`; it is
-                // unregistered in `drop` before `self` goes away.
-                to_result(unsafe {
-                    match opts.nr {
-                        Some(nr) => {
-                            adap.nr = nr;
-                            bindings::i2c_add_numbered_adapter(adap)
+            inner <- Devres::new(
+                parent,
+                try_pin_init!(&registered in RegisteredAdapter {
+                    recovery <- Opaque::ffi_init(
+                        move |slot: *mut bindings::i2c_bus_recovery_info| {
+                            // SAFETY: `slot` is valid for writes.
+                            unsafe { slot.write(Self::recovery_info(opts.recovery)) };
                         }
-                        None => bindings::i2c_add_adapter(adap),
-                    }
-                })
-            }),
+                    ),
+                    adapter <- Opaque::try_ffi_init(move |slot: *mut bindings::i2c_adapter| {
+                        // SAFETY: `slot` is valid for writes; an all-zero `i2c_adapter` is what
+                        // `kzalloc` gives C drivers.
+                        unsafe { slot.write(pin_init::zeroed()) };
+
+                        // SAFETY: `slot` points to the zeroed adapter written above, which
+                        // nothing else references yet.
+                        let adap = unsafe { &mut *slot };
+                        adap.owner = module.as_ptr();
+                        adap.algo = const { &Self::ALGORITHM };
+                        // CAST: `algo_data` is how the callbacks find the data again; it is
+                        // pinned in `this`, which outlives the adapter (`inner` drops first).
+                        //
+                        // SAFETY: `this` is valid; `data` was initialised above.
+                        adap.algo_data =
+                            unsafe { &raw const (*this.as_ptr()).data }.cast_mut().cast();
+                        adap.retries = opts.retries;
+                        if let Some(ms) = opts.timeout_ms {
+                            adap.timeout = i32::try_from(msecs_to_jiffies(ms)).unwrap_or(i32::MAX);
+                        }
+                        if Self::HAS_RECOVERY && opts.recovery {
+                            // SAFETY: `registered` is valid; `recovery` was initialised above and
+                            // is pinned with it.
+                            adap.bus_recovery_info =
+                                Opaque::cast_into(unsafe { &raw const (*registered.as_ptr()).recovery });
+                        }
+                        let name = opts.name.to_bytes();
+                        let n = name.len().min(adap.name.len() - 1);
+                        for (dst, src) in adap.name.iter_mut().zip(&name[..n]) {
+                            *dst = c_char::from_ne_bytes([*src]);
+                        }
+                        adap.dev.parent = parent.as_raw();
+
+                        // SAFETY: Both devices are valid; the parent's fwnode outlives the
+                        // adapter, which is unregistered before the parent is unbound.
+                        unsafe {
+                            bindings::device_set_node(&mut adap.dev, (*parent.as_raw()).fwnode)
+                        };
+
+                        // INVARIANT: Registered here, unregistered in `drop`.
+                        // SAFETY: The adapter is fully set up and pinned; it is unregistered
+                        // in `drop` before it goes away.
+                        to_result(unsafe {
+                            match opts.nr {
+                                Some(nr) => {
+                                    adap.nr = nr;
+                                    bindings::i2c_add_numbered_adapter(adap)
+                                }
+                                None => bindings::i2c_add_adapter(adap),
+                            }
+                        })
+                    }),
+                    _pin: PhantomPinned,
+                }),
+            ),
             _pin: PhantomPinned,
         })
+    }
+
+    /// The recovery information for an adapter of `T`: the core's generic SCL recovery on
+    /// `T`'s line callbacks, if asked for and `T` has them, else none.
+    fn recovery_info(wanted: bool) -> bindings::i2c_bus_recovery_info {
+        let mut rinfo = pin_init::zeroed::<bindings::i2c_bus_recovery_info>();
+        if Self::HAS_RECOVERY && wanted {
+            rinfo.recover_bus = Some(bindings::i2c_generic_scl_recovery);
+            rinfo.get_scl = Some(Self::get_scl_callback);
+            rinfo.set_scl = Some(Self::set_scl_callback);
+            if T::HAS_GET_SDA {
+                rinfo.get_sda = Some(Self::get_sda_callback);
+            }
+            if T::HAS_SET_SDA {
+                rinfo.set_sda = Some(Self::set_sda_callback);
+            }
+            if T::HAS_PREPARE_RECOVERY {
+                rinfo.prepare_recovery = Some(Self::prepare_recovery_callback);
+            }
+            if T::HAS_UNPREPARE_RECOVERY {
+                rinfo.unprepare_recovery = Some(Self::unprepare_recovery_callback);
+            }
+        }
+        rinfo
     }
 }
 
@@ -762,21 +808,24 @@ impl<T: Algorithm> Registration<T> {
         &self.data
     }
 
-    /// Returns the registered adapter.
-    pub fn adapter(&self) -> &I2cAdapter {
+    /// Returns the registered adapter, while `parent` (the device it was registered for) is
+    /// bound. Fails with `ENODEV` if `parent` is not that device.
+    pub fn adapter<'a>(&'a self, parent: &'a Device<Bound>) -> Result<&'a I2cAdapter> {
+        let inner = self.inner.access(parent)?;
         // SAFETY: `I2cAdapter` is a transparent wrapper of `i2c_adapter`; the adapter is valid
-        // and registered while `self` lives.
-        unsafe { &*self.adapter.get().cast::<I2cAdapter>() }
+        // and registered while `inner` lives, which `access` guarantees while `parent` is
+        // bound.
+        Ok(unsafe { &*inner.adapter.get().cast::<I2cAdapter>() })
     }
 
     /// # Safety
     ///
     /// `adap` must be an adapter registered by a `Registration<T>`, as the I2C core passes to
     /// its callbacks.
-    unsafe fn from_adapter<'b>(adap: *mut bindings::i2c_adapter) -> (&'b Self, &'b I2cAdapter) {
+    unsafe fn from_adapter<'b>(adap: *mut bindings::i2c_adapter) -> (&'b T, &'b I2cAdapter) {
         // SAFETY: By the function's contract and the type invariant, `algo_data` points to the
-        // live, pinned `Registration<T>`.
-        let this = unsafe { &*(*adap).algo_data.cast::<Self>() };
+        // live, pinned data of the `Registration<T>`.
+        let this = unsafe { &*(*adap).algo_data.cast::<T>() };
         // SAFETY: `I2cAdapter` is a transparent wrapper of the valid `i2c_adapter`.
         let adapter = unsafe { &*adap.cast::<I2cAdapter>() };
         (this, adapter)
@@ -785,7 +834,7 @@ impl<T: Algorithm> Registration<T> {
     /// # Safety
     ///
     /// Same as [`Self::from_adapter`]; the parent must be bound, which holds during callbacks
-    /// because the adapter is unregistered before the parent unbinds.
+    /// because the adapter is unregistered when the parent unbinds at the latest (by devres).
     unsafe fn parent<'b>(adap: *mut bindings::i2c_adapter) -> &'b Device<Bound> {
         // SAFETY: The adapter's parent was set in `new` and is valid while it is registered.
         let parent: &Device = unsafe { Device::from_raw((*adap).dev.parent) };
@@ -826,8 +875,8 @@ impl<T: Algorithm> Registration<T> {
         // SAFETY: By the function's contract.
         let parent = unsafe { Self::parent(adap) };
         // SAFETY: By the function's contract.
-        let done = unsafe { Self::messages(msgs, num) }
-            .and_then(|msgs| xfer(&this.data, adapter, parent, msgs));
+        let done =
+            unsafe { Self::messages(msgs, num) }.and_then(|msgs| xfer(this, adapter, parent, msgs));
         match done {
             Ok(n) => c_int::try_from(n).unwrap_or(c_int::MAX),
             Err(e) => e.to_errno(),
@@ -865,7 +914,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn functionality_callback(adap: *mut bindings::i2c_adapter) -> u32 {
         // SAFETY: By the function's contract.
         let (this, _) = unsafe { Self::from_adapter(adap) };
-        this.data.functionality().bits()
+        this.functionality().bits()
     }
 
     /// # Safety
@@ -874,7 +923,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn get_scl_callback(adap: *mut bindings::i2c_adapter) -> c_int {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        c_int::from(this.data.get_scl(adapter))
+        c_int::from(this.get_scl(adapter))
     }
 
     /// # Safety
@@ -883,7 +932,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn set_scl_callback(adap: *mut bindings::i2c_adapter, val: c_int) {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        this.data.set_scl(adapter, val != 0);
+        this.set_scl(adapter, val != 0);
     }
 
     /// # Safety
@@ -892,7 +941,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn get_sda_callback(adap: *mut bindings::i2c_adapter) -> c_int {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        c_int::from(this.data.get_sda(adapter))
+        c_int::from(this.get_sda(adapter))
     }
 
     /// # Safety
@@ -901,7 +950,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn set_sda_callback(adap: *mut bindings::i2c_adapter, val: c_int) {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        this.data.set_sda(adapter, val != 0);
+        this.set_sda(adapter, val != 0);
     }
 
     /// # Safety
@@ -910,7 +959,7 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn prepare_recovery_callback(adap: *mut bindings::i2c_adapter) {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        this.data.prepare_recovery(adapter);
+        this.prepare_recovery(adapter);
     }
 
     /// # Safety
@@ -919,15 +968,6 @@ impl<T: Algorithm> Registration<T> {
     unsafe extern "C" fn unprepare_recovery_callback(adap: *mut bindings::i2c_adapter) {
         // SAFETY: By the function's contract.
         let (this, adapter) = unsafe { Self::from_adapter(adap) };
-        this.data.unprepare_recovery(adapter);
-    }
-}
-
-#[pinned_drop]
-impl<T: Algorithm> PinnedDrop for Registration<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariant the adapter is registered. `i2c_del_adapter` returns
-        // once the adapter's device is released, so no callback runs after this.
-        unsafe { bindings::i2c_del_adapter(self.adapter.get()) };
+        this.unprepare_recovery(adapter);
     }
 }

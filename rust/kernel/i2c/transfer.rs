@@ -13,77 +13,35 @@
 //! Every call sleeps and returns the adapter's error, for example [`ENXIO`]
 //! when the device does not acknowledge its address.
 
-use super::{adapter::Functionality, I2cClient};
+use super::{
+    adapter::{
+        Functionality,
+        Message,
+        SMBUS_BLOCK_MAX, //
+    },
+    I2cAdapter, I2cClient,
+};
 use crate::{
     bindings,
     device::Bound,
     error::to_result,
     prelude::*, //
 };
-use core::marker::PhantomData;
 
-/// The largest SMBus block, in bytes (`I2C_SMBUS_BLOCK_MAX`).
-pub const SMBUS_BLOCK_MAX: usize = bindings::I2C_SMBUS_BLOCK_MAX as usize;
-
-/// One message of an I2C transfer (`struct i2c_msg`).
-///
-/// The address is filled in from the client by [`I2cClient::transfer`].
-///
-/// # Invariants
-///
-/// `buf` and `len` describe a buffer that is borrowed for `'a`, mutably when
-/// `I2C_M_RD` is set in `flags`.
-#[repr(transparent)]
-pub struct Message<'a>(bindings::i2c_msg, PhantomData<&'a mut [u8]>);
-
-impl<'a> Message<'a> {
-    /// A message writing `data` to the device.
+impl I2cAdapter {
+    /// Runs `msgs` as one I2C transfer on this adapter (`i2c_transfer()`), each message to the
+    /// address it carries. Returns the number of messages transferred, or the adapter's error.
     ///
-    /// Returns [`EINVAL`] if `data` is longer than 65535 bytes.
-    pub fn write(data: &'a [u8]) -> Result<Self> {
-        // INVARIANT: `data` is borrowed for `'a` and the message does not read from the device.
-        Ok(Self(
-            bindings::i2c_msg {
-                addr: 0,
-                flags: 0,
-                len: u16::try_from(data.len()).map_err(|_| EINVAL)?,
-                // CAST: the I2C core does not write to the buffer of a write message.
-                buf: data.as_ptr().cast_mut(),
-            },
-            PhantomData,
-        ))
-    }
-
-    /// A message reading `buf.len()` bytes from the device into `buf`.
-    ///
-    /// Returns [`EINVAL`] if `buf` is longer than 65535 bytes.
-    pub fn read(buf: &'a mut [u8]) -> Result<Self> {
-        // INVARIANT: `buf` is borrowed mutably for `'a`.
-        Ok(Self(
-            bindings::i2c_msg {
-                addr: 0,
-                // CAST: `I2C_M_RD` fits in the 16-bit flags.
-                flags: bindings::I2C_M_RD as u16,
-                len: u16::try_from(buf.len()).map_err(|_| EINVAL)?,
-                buf: buf.as_mut_ptr(),
-            },
-            PhantomData,
-        ))
-    }
-
-    /// Returns whether this message reads from the device.
-    pub fn is_read(&self) -> bool {
-        u32::from(self.0.flags) & bindings::I2C_M_RD != 0
-    }
-
-    /// Returns the length of the message's buffer.
-    pub fn len(&self) -> usize {
-        self.0.len.into()
-    }
-
-    /// Returns whether the message's buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.len == 0
+    /// Sleeps, except where the I2C core runs transfers atomically (with interrupts off, as at
+    /// power-off), where it uses the adapter's `xfer_atomic`.
+    pub fn transfer(&self, msgs: &mut [Message<'_>]) -> Result<usize> {
+        let num = i32::try_from(msgs.len()).map_err(|_| EINVAL)?;
+        // SAFETY: The adapter is valid (type invariant); `Message` is a transparent wrapper of
+        // `struct i2c_msg` whose buffers are borrowed (mutably for reads) for the call.
+        let ret = unsafe { bindings::i2c_transfer(self.as_raw(), msgs.as_mut_ptr().cast(), num) };
+        to_result(ret)?;
+        // CAST: `to_result` returned `Ok`, so `ret` is not negative.
+        Ok(ret as usize)
     }
 }
 
@@ -119,34 +77,27 @@ impl I2cClient<Bound> {
     /// Runs `msgs` as one I2C transfer (`i2c_transfer()`): a START, the messages separated by
     /// repeated STARTs, and a STOP.
     ///
-    /// Each message is addressed to the client (with `I2C_M_TEN` for a 10-bit client).
-    /// Returns [`EOPNOTSUPP`] if the adapter cannot do plain I2C, [`EIO`] if fewer messages
-    /// than given were transferred, or the adapter's error.
+    /// The messages go on the client's bus as they are: build them for the client with
+    /// [`I2cClient::write_message`] and [`I2cClient::read_message`]. Returns [`EOPNOTSUPP`] if
+    /// the adapter cannot do plain I2C, [`EIO`] if fewer messages than given were transferred,
+    /// or the adapter's error.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::{device::Bound, i2c::{I2cClient, Message}};
+    /// use kernel::{device::Bound, i2c::I2cClient};
     ///
     /// /// Reads the registers from `first` on, the way most register-based chips want it:
     /// /// write the register address, then read with a repeated start.
     /// fn read_regs(client: &I2cClient<Bound>, first: u8, regs: &mut [u8]) -> Result {
     ///     let addr = [first];
-    ///     client.transfer(&mut [Message::write(&addr)?, Message::read(regs)?])
+    ///     client.transfer(&mut [client.write_message(&addr)?, client.read_message(regs)?])
     /// }
     /// ```
     pub fn transfer(&self, msgs: &mut [Message<'_>]) -> Result {
-        // SAFETY: By the type invariant the client is valid.
-        let (addr, client_flags) = unsafe { ((*self.as_raw()).addr, (*self.as_raw()).flags) };
-        // CAST: `I2C_M_TEN` and `I2C_CLIENT_TEN` are the same bit, within 16 bits.
-        let ten = (u32::from(client_flags) & bindings::I2C_CLIENT_TEN) as u16;
-        for m in msgs.iter_mut() {
-            m.0.addr = addr;
-            m.0.flags = (m.0.flags & !(bindings::I2C_M_TEN as u16)) | ten;
-        }
         let num = i32::try_from(msgs.len()).map_err(|_| EINVAL)?;
         // SAFETY: `Message` is a transparent wrapper of `struct i2c_msg` whose buffers are
-        // borrowed (mutably for reads) for the duration of the call, by the type invariant.
+        // borrowed (mutably for reads) for the duration of the call, by its type invariant.
         let ret =
             unsafe { bindings::i2c_transfer(self.adapter_raw(), msgs.as_mut_ptr().cast(), num) };
         to_result(ret)?;
@@ -156,15 +107,44 @@ impl I2cClient<Bound> {
         Ok(())
     }
 
+    /// Returns the client's address and whether it is a 10-bit one.
+    fn address(&self) -> (u16, bool) {
+        // SAFETY: By the type invariant the client is valid; its address and flags are set at
+        // creation.
+        let (addr, flags) = unsafe { ((*self.as_raw()).addr, (*self.as_raw()).flags) };
+        (addr, u32::from(flags) & bindings::I2C_CLIENT_TEN != 0)
+    }
+
+    /// Returns a message that writes `data` to this client, for [`I2cClient::transfer`].
+    ///
+    /// Fails with `EINVAL` if `data` has more than 65535 bytes.
+    pub fn write_message<'a>(&self, data: &'a [u8]) -> Result<Message<'a>> {
+        match self.address() {
+            (addr, true) => Message::write_ten_bit(addr, data),
+            (addr, false) => Message::write(addr, data),
+        }
+    }
+
+    /// Returns a message that reads `buf.len()` bytes from this client into `buf`, for
+    /// [`I2cClient::transfer`].
+    ///
+    /// Fails with `EINVAL` if `buf` has more than 65535 bytes.
+    pub fn read_message<'a>(&self, buf: &'a mut [u8]) -> Result<Message<'a>> {
+        match self.address() {
+            (addr, true) => Message::read_ten_bit(addr, buf),
+            (addr, false) => Message::read(addr, buf),
+        }
+    }
+
     /// Writes `data` to the device in one message (`i2c_master_send()`).
     pub fn write(&self, data: &[u8]) -> Result {
-        let mut msg = [Message::write(data)?];
+        let mut msg = [self.write_message(data)?];
         self.transfer(&mut msg)
     }
 
     /// Reads `buf.len()` bytes from the device in one message (`i2c_master_recv()`).
     pub fn read(&self, buf: &mut [u8]) -> Result {
-        let mut msg = [Message::read(buf)?];
+        let mut msg = [self.read_message(buf)?];
         self.transfer(&mut msg)
     }
 
