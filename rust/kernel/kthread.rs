@@ -10,6 +10,7 @@
 //! C header: [`include/linux/kthread.h`](srctree/include/linux/kthread.h)
 
 use crate::{
+    alloc::NumaNode,
     bindings,
     cpumask::Cpumask,
     error::{
@@ -114,8 +115,9 @@ unsafe impl Sync for Thread {}
 pub enum Placement<'a> {
     /// Anywhere, with its `task_struct` allocated on any node.
     Any,
-    /// On the CPUs of a NUMA node, with its `task_struct` allocated there.
-    Node(i32),
+    /// On the CPUs of a NUMA node, with its `task_struct` allocated there. The node must be
+    /// online; [`NumaNode::NO_NODE`] is the same as [`Placement::Any`].
+    Node(NumaNode),
     /// On the given CPUs (the preferred affinity: while none of them is online the thread runs
     /// elsewhere, and it moves back when one returns).
     Cpus(&'a Cpumask),
@@ -136,12 +138,46 @@ impl Thread {
     /// Creates a kernel thread named `name` that runs `f` where `placement` says, and starts it.
     ///
     /// Binding to a node's or a mask's CPUs is an affinity, not a per-CPU binding: CPU hotplug
-    /// may still move the thread. Returns an error if the thread cannot be created or `placement`
-    /// names no online CPU.
+    /// may still move the thread. Returns an error if the thread cannot be created, `EINVAL` if
+    /// `placement` names a node that is not online, or an error if it names no online CPU.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{
+    ///     alloc::NumaNode,
+    ///     bindings,
+    ///     kthread::{Placement, Thread},
+    /// };
+    ///
+    /// // Node 0 is always online.
+    /// let t = Thread::spawn_on(Placement::Node(NumaNode::new(0)?), fmt!("kt_node0"), || {})?;
+    /// drop(t);
+    /// // A node that is not online is refused, before anything is created.
+    /// for nid in 0..bindings::MAX_NUMNODES as i32 {
+    ///     // SAFETY: `nid` is a valid node number.
+    ///     if !unsafe { bindings::node_online(nid) } {
+    ///         let node = Placement::Node(NumaNode::new(nid)?);
+    ///         assert_eq!(Thread::spawn_on(node, fmt!("kt_off"), || {}).err(), Some(EINVAL));
+    ///     }
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn spawn_on<F>(placement: Placement<'_>, name: fmt::Arguments<'_>, f: F) -> Result<Self>
     where
         F: FnOnce() + Send + 'static,
     {
+        let node = match placement {
+            Placement::Node(nid) if nid != NumaNode::NO_NODE => {
+                let nid = nid.id();
+                // SAFETY: `nid` is a valid node number (`NumaNode` checks the range).
+                if !unsafe { bindings::node_online(nid) } {
+                    return Err(EINVAL);
+                }
+                nid
+            }
+            _ => bindings::NUMA_NO_NODE,
+        };
         let name = CString::try_from_fmt(name)?;
         let start = KBox::new(
             Start {
@@ -150,10 +186,6 @@ impl Thread {
             GFP_KERNEL,
         )?;
         let start = KBox::into_raw(start).cast::<c_void>();
-        let node = match placement {
-            Placement::Node(nid) => nid,
-            _ => bindings::NUMA_NO_NODE,
-        };
 
         // SAFETY: `run::<F>` matches the data pointer `start`, which stays valid until after
         // `kthread_stop` (see the type invariants). The format is "%s" with one string argument.
