@@ -61,6 +61,7 @@ use crate::{
     ThisModule, //
 };
 use core::{
+    any::TypeId,
     marker::PhantomData,
     ptr::NonNull, //
 };
@@ -363,6 +364,33 @@ pub trait Ops: Send + Sync + Sized + 'static {
     }
 }
 
+/// The device resource that owns an RTC's driver data, found again by the type of the data.
+#[repr(C)]
+struct DataRes {
+    /// The type of the data, [`Ops`] implementer.
+    type_id: TypeId,
+    /// From `Pin<KBox<T>>::into_foreign`, with `TypeId::of::<T>() == type_id`.
+    data: *mut c_void,
+}
+
+impl DataRes {
+    /// A `devres_find` match function: whether the `DataRes` at `res` holds data of the type
+    /// whose `TypeId` is at `id`.
+    ///
+    /// # Safety
+    ///
+    /// `res` must be the data area of a device resource released by an [`Adapter::release`]
+    /// (hence a `DataRes`), and `id` a valid `TypeId`.
+    unsafe extern "C" fn matches(
+        _dev: *mut bindings::device,
+        res: *mut c_void,
+        id: *mut c_void,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        c_int::from(unsafe { (*res.cast::<DataRes>()).type_id == *id.cast::<TypeId>() })
+    }
+}
+
 /// Bridges an [`Ops`] implementation to the C `struct rtc_class_ops`.
 struct Adapter<T: Ops>(PhantomData<T>);
 
@@ -401,12 +429,34 @@ impl<T: Ops> Adapter<T> {
     ///
     /// # Safety
     ///
-    /// `res` must be the data area of a device resource allocated by [`Builder::new`] for `T`,
-    /// which holds a pointer from `Pin<KBox<T>>::into_foreign`.
+    /// `res` must be the data area of a device resource allocated by [`Builder::new`] for `T`:
+    /// a [`DataRes`] whose `data` comes from `Pin<KBox<T>>::into_foreign`.
     unsafe extern "C" fn release(_dev: *mut bindings::device, res: *mut c_void) {
-        // SAFETY: By the safety requirements, `res` holds a foreign pointer to a `Pin<KBox<T>>`
-        // that nothing else owns.
-        drop(unsafe { Pin::<KBox<T>>::from_foreign(res.cast::<*mut c_void>().read()) });
+        // SAFETY: By the safety requirements, `res` is a `DataRes` holding a foreign pointer to
+        // a `Pin<KBox<T>>` that nothing else owns.
+        drop(unsafe { Pin::<KBox<T>>::from_foreign((*res.cast::<DataRes>()).data) });
+    }
+
+    /// Finds the device resource that holds the driver's data of an RTC of type `T` under
+    /// `dev`, or returns null.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a valid pointer to a device.
+    unsafe fn find(dev: *mut bindings::device) -> *mut DataRes {
+        let id = TypeId::of::<T>();
+        // SAFETY: `dev` is valid by the safety requirements. The release function narrows the
+        // search to resources of this module's RTCs; it need not be unique to `T` (identical
+        // functions may be merged), so `DataRes::matches` compares the type too.
+        let res = unsafe {
+            bindings::devres_find(
+                dev,
+                Some(Self::release),
+                Some(DataRes::matches),
+                (&raw const id).cast_mut().cast(),
+            )
+        };
+        res.cast()
     }
 
     /// Finds the driver's data registered for `T` under `dev`.
@@ -417,19 +467,36 @@ impl<T: Ops> Adapter<T> {
     /// outlive the current RTC operation: the RTC core calls operations only while the RTC
     /// is registered, which ends before the device resource holding the data is released.
     unsafe fn data<'a>(dev: *mut bindings::device) -> Result<(&'a T, &'a device::Device<Bound>)> {
-        // SAFETY: `dev` is valid by the safety requirements; `release` is only a key here.
-        let res =
-            unsafe { bindings::devres_find(dev, Some(Self::release), None, core::ptr::null_mut()) };
+        // SAFETY: `dev` is valid by the safety requirements.
+        let res = unsafe { Self::find(dev) };
         if res.is_null() {
             return Err(ENODEV);
         }
-        // SAFETY: `res` is the data area of our device resource, which holds a foreign pointer
-        // to a `Pin<KBox<T>>` that stays alive at least as long as the operation (safety
+        // SAFETY: `res` is our device resource for `T`, which holds a foreign pointer to a
+        // `Pin<KBox<T>>` that stays alive at least as long as the operation (safety
         // requirements).
-        let data = unsafe { Pin::<KBox<T>>::borrow(res.cast::<*mut c_void>().read()) };
+        let data = unsafe { Pin::<KBox<T>>::borrow((*res).data) };
         // SAFETY: `dev` is a valid, bound device for the duration of the operation.
         let parent = unsafe { device::Device::<device::Normal>::from_raw(dev).as_bound() };
         Ok((data.get_ref(), parent))
+    }
+
+    /// Runs an operation of the RTC under `dev` on its driver data, and gives its result as
+    /// the RTC core wants it: `0` or a value, or an error code.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be the bound parent device of a registered RTC of type `T`, as the RTC core
+    /// passes to the operations.
+    unsafe fn call(
+        dev: *mut bindings::device,
+        op: impl FnOnce(&T, &device::Device<Bound>) -> Result<c_int>,
+    ) -> c_int {
+        // SAFETY: By the function's safety requirements; the references live for the call.
+        match unsafe { Self::data(dev) }.and_then(|(this, parent)| op(this, parent)) {
+            Ok(v) => v,
+            Err(e) => e.to_errno(),
+        }
     }
 
     /// # Safety
@@ -439,19 +506,14 @@ impl<T: Ops> Adapter<T> {
         dev: *mut bindings::device,
         tm: *mut bindings::rtc_time,
     ) -> c_int {
-        // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
+        let op = |this: &T, parent: &device::Device<Bound>| {
+            let time = this.read_time(parent)?;
+            // SAFETY: `tm` is valid for writes.
+            unsafe { tm.write(time.0) };
+            Ok(0)
         };
-        match this.read_time(parent) {
-            Ok(time) => {
-                // SAFETY: `tm` is valid for writes.
-                unsafe { tm.write(time.0) };
-                0
-            }
-            Err(e) => e.to_errno(),
-        }
+        // SAFETY: The RTC core passes the parent device of a registered RTC.
+        unsafe { Self::call(dev, op) }
     }
 
     /// # Safety
@@ -461,58 +523,39 @@ impl<T: Ops> Adapter<T> {
         dev: *mut bindings::device,
         tm: *mut bindings::rtc_time,
     ) -> c_int {
+        let op = |this: &T, parent: &device::Device<Bound>| {
+            // SAFETY: `tm` is valid for reads.
+            let time = Time::from_raw(unsafe { &*tm })?;
+            this.set_time(parent, &time).map(|()| 0)
+        };
         // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
-        };
-        // SAFETY: `tm` is valid for reads.
-        let time = match Time::from_raw(unsafe { &*tm }) {
-            Ok(t) => t,
-            Err(e) => return e.to_errno(),
-        };
-        match this.set_time(parent, &time) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        unsafe { Self::call(dev, op) }
     }
 
     /// # Safety
     ///
     /// Called by the RTC core with the RTC's bound parent device and a valid `offset`.
     unsafe extern "C" fn read_offset(dev: *mut bindings::device, offset: *mut c_long) -> c_int {
-        // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
+        let op = |this: &T, parent: &device::Device<Bound>| {
+            let v = c_long::try_from(this.read_offset(parent)?).map_err(|_| ERANGE)?;
+            // SAFETY: `offset` is valid for writes.
+            unsafe { offset.write(v) };
+            Ok(0)
         };
-        match this
-            .read_offset(parent)
-            .and_then(|v| c_long::try_from(v).map_err(|_| ERANGE))
-        {
-            Ok(v) => {
-                // SAFETY: `offset` is valid for writes.
-                unsafe { offset.write(v) };
-                0
-            }
-            Err(e) => e.to_errno(),
-        }
+        // SAFETY: The RTC core passes the parent device of a registered RTC.
+        unsafe { Self::call(dev, op) }
     }
 
     /// # Safety
     ///
     /// Called by the RTC core with the RTC's bound parent device.
     unsafe extern "C" fn set_offset(dev: *mut bindings::device, offset: c_long) -> c_int {
-        // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
-        };
         // CAST: `long` is at most 64 bits wide.
-        match this.set_offset(parent, offset as i64) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        let op = |this: &T, parent: &device::Device<Bound>| {
+            this.set_offset(parent, offset as i64).map(|()| 0)
+        };
+        // SAFETY: The RTC core passes the parent device of a registered RTC.
+        unsafe { Self::call(dev, op) }
     }
 
     /// # Safety
@@ -520,31 +563,54 @@ impl<T: Ops> Adapter<T> {
     /// Called by the RTC core with the RTC's bound parent device.
     unsafe extern "C" fn ioctl(dev: *mut bindings::device, cmd: c_uint, arg: c_ulong) -> c_int {
         // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
-        };
-        match this.ioctl(parent, cmd, arg) {
-            Ok(v) => v,
-            Err(e) => e.to_errno(),
-        }
+        unsafe { Self::call(dev, |this, parent| this.ioctl(parent, cmd, arg)) }
     }
 
     /// # Safety
     ///
     /// Called by the RTC core with the RTC's bound parent device and a valid `seq`.
     unsafe extern "C" fn proc(dev: *mut bindings::device, seq: *mut bindings::seq_file) -> c_int {
-        // SAFETY: The RTC core passes the parent device of a registered RTC.
-        let (this, parent) = match unsafe { Self::data(dev) } {
-            Ok(v) => v,
-            Err(e) => return e.to_errno(),
+        let op = |this: &T, parent: &device::Device<Bound>| {
+            // SAFETY: `seq` is a valid `seq_file` for the duration of the call.
+            let m = unsafe { SeqFile::from_raw(seq) };
+            this.proc(parent, m).map(|()| 0)
         };
-        // SAFETY: `seq` is a valid `seq_file` for the duration of the call.
-        let m = unsafe { SeqFile::from_raw(seq) };
-        match this.proc(parent, m) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
+        // SAFETY: The RTC core passes the parent device of a registered RTC.
+        unsafe { Self::call(dev, op) }
+    }
+}
+
+/// The `ops_lock` of an RTC, held while this lives.
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct rtc_device` whose `ops_lock` we hold.
+struct OpsLock(*mut bindings::rtc_device);
+
+impl OpsLock {
+    /// Takes `rtc`'s `ops_lock`, as the RTC core does before it calls an operation.
+    ///
+    /// # Safety
+    ///
+    /// `rtc` must be valid for as long as the returned guard lives.
+    unsafe fn lock(rtc: *mut bindings::rtc_device) -> Result<Self> {
+        // SAFETY: `rtc` is valid by the safety requirements.
+        to_result(unsafe { bindings::rtc_ops_lock(rtc) })?;
+        // INVARIANT: We hold the lock; `rtc` is valid.
+        let this = Self(rtc);
+        // SAFETY: `ops` is only written under `ops_lock`, which we hold.
+        if unsafe { (*rtc).ops }.is_null() {
+            // Unregistered: the driver's data may be on its way out.
+            return Err(ENODEV);
         }
+        Ok(this)
+    }
+}
+
+impl Drop for OpsLock {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold the lock of a valid RTC.
+        unsafe { bindings::mutex_unlock(&raw mut (*self.0).ops_lock) };
     }
 }
 
@@ -576,7 +642,12 @@ struct BoolAttributeData<T: Ops> {
 unsafe impl<T: Ops> Send for BoolAttributeData<T> {}
 
 impl<T: Ops> BoolAttributeData<T> {
-    /// Finds the attribute's data and the RTC's driver data for a sysfs callback.
+    /// Finds the attribute's data and the RTC's driver data for a sysfs callback, and takes
+    /// the RTC's `ops_lock`, which the RTC core holds around every operation: the callbacks
+    /// are serialised with them (`set_offset`, say, may update the same register).
+    ///
+    /// Fails with `EINTR` if a signal came while waiting for the lock, and `ENODEV` once the
+    /// RTC is being unregistered.
     ///
     /// # Safety
     ///
@@ -585,15 +656,18 @@ impl<T: Ops> BoolAttributeData<T> {
     unsafe fn get<'a>(
         dev: *mut bindings::device,
         attr: *mut bindings::device_attribute,
-    ) -> Result<(&'a Self, &'a T, &'a device::Device<Bound>)> {
+    ) -> Result<(&'a Self, &'a T, &'a device::Device<Bound>, OpsLock)> {
         // SAFETY: By the safety requirements `attr` is the `attr` field of a `Self`, which lives
         // until the class device's sysfs files are removed.
         let this = unsafe { &*crate::container_of!(attr, Self, attr) };
+        // SAFETY: `dev` is the class device embedded in a `struct rtc_device`, which lives at
+        // least as long as its sysfs files.
+        let lock = unsafe { OpsLock::lock(crate::container_of!(dev, bindings::rtc_device, dev)) }?;
         // SAFETY: `dev` is a valid class device; its parent is the bound device the RTC was
         // registered under, and the sysfs files are removed when it is unregistered, before the
         // driver data goes away.
         let (data, parent) = unsafe { Adapter::<T>::data((*dev).parent) }?;
-        Ok((this, data, parent))
+        Ok((this, data, parent, lock))
     }
 
     /// # Safety
@@ -606,7 +680,7 @@ impl<T: Ops> BoolAttributeData<T> {
     ) -> isize {
         // SAFETY: Called by sysfs for our attribute.
         let res = unsafe { Self::get(dev, attr) }
-            .and_then(|(this, data, parent)| (this.ops.show)(data, parent));
+            .and_then(|(this, data, parent, _lock)| (this.ops.show)(data, parent));
         match res {
             Ok(on) => {
                 let text: &[u8] = if on { b"on\n" } else { b"off\n" };
@@ -634,7 +708,7 @@ impl<T: Ops> BoolAttributeData<T> {
         // SAFETY: `buf` is NUL-terminated; `on` is valid for writes.
         let res = to_result(unsafe { bindings::kstrtobool(buf, &mut on) }).and_then(|()| {
             // SAFETY: Called by sysfs for our attribute.
-            let (this, data, parent) = unsafe { Self::get(dev, attr) }?;
+            let (this, data, parent, _lock) = unsafe { Self::get(dev, attr) }?;
             (this.ops.store)(data, parent, on)
         });
         match res {
@@ -804,16 +878,8 @@ impl<'a, T: Ops> Builder<'a, T> {
         Error: From<E>,
     {
         let dev = parent.as_raw();
-        // SAFETY: `dev` is a valid bound device; `release` is only a key here.
-        let found = unsafe {
-            bindings::devres_find(
-                dev,
-                Some(Adapter::<T>::release),
-                None,
-                core::ptr::null_mut(),
-            )
-        };
-        if !found.is_null() {
+        // SAFETY: `dev` is a valid bound device.
+        if !unsafe { Adapter::<T>::find(dev) }.is_null() {
             return Err(EBUSY);
         }
 
@@ -822,12 +888,12 @@ impl<'a, T: Ops> Builder<'a, T> {
         let rtc = NonNull::new(rtc).ok_or(ENOMEM)?;
 
         let data = KBox::pin_init(data, GFP_KERNEL)?;
-        // SAFETY: Allocates a device resource with room for one pointer; `release` frees what
-        // is stored there.
+        // SAFETY: Allocates a device resource with room for a `DataRes`; `release` frees what
+        // it holds.
         let res = unsafe {
             bindings::__devres_alloc_node(
                 Some(Adapter::<T>::release),
-                core::mem::size_of::<*mut c_void>(),
+                core::mem::size_of::<DataRes>(),
                 GFP_KERNEL.as_raw(),
                 bindings::NUMA_NO_NODE,
                 c"rtc::Builder".as_char_ptr(),
@@ -836,9 +902,14 @@ impl<'a, T: Ops> Builder<'a, T> {
         if res.is_null() {
             return Err(ENOMEM);
         }
-        // SAFETY: `res` has room for a pointer and is suitably aligned (devres data is aligned
+        // SAFETY: `res` has room for a `DataRes` and is suitably aligned (devres data is aligned
         // for any type the allocator returns). The resource takes ownership of `data`.
-        unsafe { res.cast::<*mut c_void>().write(data.into_foreign()) };
+        unsafe {
+            res.cast::<DataRes>().write(DataRes {
+                type_id: TypeId::of::<T>(),
+                data: data.into_foreign(),
+            })
+        };
         // SAFETY: `res` is a new device resource; `dev` is a valid bound device. From now on
         // `release` runs when the parent is unbound, after the RTC (registered later) is
         // unregistered, because device resources are released in reverse order.
@@ -1015,14 +1086,11 @@ impl DeferredSet {
     }
 
     /// Drops the queued request, if any, and waits for a running one to finish. May sleep.
+    ///
+    /// A work item that is still queued runs, finds no request and returns at once.
     pub fn cancel(&self) {
         self.pending.store(Self::NONE, Relaxed);
-        // SAFETY: `self.work` is a valid, initialised work item.
-        if unsafe { bindings::cancel_work_sync(Work::raw_get(&self.work)) } {
-            // SAFETY: The work item was queued, which leaked one reference of the `Arc` through
-            // `Arc::into_raw`; the work will not run, so the reference is given back here.
-            drop(unsafe { Arc::from_raw(core::ptr::from_ref(self)) });
-        }
+        self.flush();
     }
 }
 
