@@ -27,6 +27,7 @@ mod policy;
 
 use daemon::Shared;
 use kernel::{
+    alloc::NumaNode,
     debugfs::{
         Dir,
         File, //
@@ -52,7 +53,7 @@ use kernel::{
 module! {
     type: Kscrubd,
     name: "kscrubd",
-    authors: ["kt298"],
+    authors: ["kt298 developers"],
     description: "Background page zeroing into a pool of prezeroed pages",
     license: "GPL",
 }
@@ -102,10 +103,9 @@ impl kernel::Module for Kscrubd {
         let mut threads = KVec::new();
         for nid in shared.pool.nodes() {
             let s = shared.clone();
+            let node = Placement::Node(NumaNode::new(nid)?);
             let thread =
-                Thread::spawn_on(Placement::Node(nid), fmt!("kscrubd{}", nid), move || {
-                    daemon::run(s, nid)
-                })?;
+                Thread::spawn_on(node, fmt!("kscrubd{}", nid), move || daemon::run(s, nid))?;
             shared.pool.set_refiller(nid, Some(thread.task().into()));
             threads.push(thread, GFP_KERNEL)?;
         }

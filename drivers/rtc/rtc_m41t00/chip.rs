@@ -10,8 +10,7 @@ use kernel::{
     },
     i2c::{
         Functionality,
-        I2cClient,
-        Message, //
+        I2cClient, //
     },
     new_spinlock,
     prelude::*,
@@ -67,7 +66,7 @@ impl Bus {
         match self {
             Self::I2c => {
                 let addr = [reg];
-                client.transfer(&mut [Message::write(&addr)?, Message::read(buf)?])
+                client.transfer(&mut [client.write_message(&addr)?, client.read_message(buf)?])
             }
             Self::SmbusBlock => {
                 if client.smbus_read_i2c_block_data(reg, buf)? != buf.len() {
@@ -89,10 +88,10 @@ impl Bus {
         let addr = [0u8];
         let (time, sec) = buf.split_at_mut(regs::TIME_REGS);
         client.transfer(&mut [
-            Message::write(&addr)?,
-            Message::read(time)?,
-            Message::write(&addr)?,
-            Message::read(sec)?,
+            client.write_message(&addr)?,
+            client.read_message(time)?,
+            client.write_message(&addr)?,
+            client.read_message(sec)?,
         ])
     }
 
@@ -179,8 +178,9 @@ impl Chip {
                 Ok(regs)
             }
             Err(e) => {
-                if e == EIO && self.error_allowed() {
-                    dev_err!(parent, "{} time reads in a row disagree\n", regs::MAX_READS);
+                // A bus error, or `EIO` when the reads never agreed (or the bus failed).
+                if self.error_allowed() {
+                    dev_err!(parent, "reading the time failed: {}\n", e.to_errno());
                 }
                 Err(e)
             }
@@ -230,7 +230,13 @@ impl rtc::Ops for Chip {
         let regs = regs::encode(time, self.century)?;
         // One block write: the chip never holds a mix of old and new fields, and the clear
         // ST bit restarts a stopped oscillator.
-        self.bus.write(Self::client(parent)?, 0, &regs)?;
+        self.bus
+            .write(Self::client(parent)?, 0, &regs)
+            .inspect_err(|e| {
+                if self.error_allowed() {
+                    dev_err!(parent, "setting the time failed: {}\n", e.to_errno());
+                }
+            })?;
         self.stop_reported.store(0, Relaxed);
         Ok(())
     }
