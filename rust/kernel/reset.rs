@@ -23,7 +23,9 @@ use crate::{
 
 /// An exclusive reset line of a device, or no line at all for an optional one that is absent.
 ///
-/// Dropping it releases the line (`reset_control_put`); it does not change its state.
+/// Dropping it releases the line (`reset_control_put`); it does not change its state. The
+/// operations take `&mut self`: the reset core does not serialise the operations on an
+/// exclusive control, and the owner of the line is the one that decides its state.
 ///
 /// # Invariants
 ///
@@ -36,7 +38,7 @@ use crate::{
 /// use kernel::{device::Device, reset::Control};
 ///
 /// fn pulse(dev: &Device) -> Result {
-///     let rst = Control::get_optional_exclusive(dev, None)?;
+///     let mut rst = Control::get_optional_exclusive(dev, None)?;
 ///     rst.assert()?;
 ///     rst.deassert()
 /// }
@@ -53,12 +55,12 @@ pub struct Control(*mut crate::ffi::c_void);
 // SAFETY: A reset control may be used and released from any thread.
 unsafe impl Send for Control {}
 
-// SAFETY: The reset framework serialises the operations on one control.
+// SAFETY: No `&self` method uses the control; every operation takes `&mut self`.
 unsafe impl Sync for Control {}
 
 #[cfg(CONFIG_RESET_CONTROLLER)]
 impl Control {
-    fn as_raw(&self) -> *mut bindings::reset_control {
+    fn as_raw(&mut self) -> *mut bindings::reset_control {
         self.0.cast()
     }
 
@@ -82,13 +84,13 @@ impl Control {
     }
 
     /// Puts the device into reset.
-    pub fn assert(&self) -> Result {
+    pub fn assert(&mut self) -> Result {
         // SAFETY: By the type invariant, the pointer is NULL or a valid control.
         to_result(unsafe { bindings::reset_control_assert(self.as_raw()) })
     }
 
     /// Takes the device out of reset.
-    pub fn deassert(&self) -> Result {
+    pub fn deassert(&mut self) -> Result {
         // SAFETY: By the type invariant, the pointer is NULL or a valid control.
         to_result(unsafe { bindings::reset_control_deassert(self.as_raw()) })
     }
@@ -97,7 +99,7 @@ impl Control {
     ///
     /// Fails with `ENOTSUPP` if the controller can't pulse; use [`Control::assert`] and
     /// [`Control::deassert`] then.
-    pub fn reset(&self) -> Result {
+    pub fn reset(&mut self) -> Result {
         // SAFETY: By the type invariant, the pointer is NULL or a valid control.
         to_result(unsafe { bindings::reset_control_reset(self.as_raw()) })
     }
@@ -120,17 +122,17 @@ impl Control {
     }
 
     /// Puts the device into reset (nothing to do without a reset controller).
-    pub fn assert(&self) -> Result {
+    pub fn assert(&mut self) -> Result {
         Ok(())
     }
 
     /// Takes the device out of reset (nothing to do without a reset controller).
-    pub fn deassert(&self) -> Result {
+    pub fn deassert(&mut self) -> Result {
         Ok(())
     }
 
     /// Pulses the reset line (nothing to do without a reset controller).
-    pub fn reset(&self) -> Result {
+    pub fn reset(&mut self) -> Result {
         Ok(())
     }
 }

@@ -37,11 +37,16 @@ pub(crate) struct Power {
 
 impl Power {
     /// Enables the clocks of `dev` and takes it out of reset.
+    ///
+    /// Everything that can fail to be found (`EPROBE_DEFER` from a clock or the reset
+    /// controller) is looked up before anything is switched on, so a deferred probe leaves no
+    /// clock enabled.
     pub(crate) fn on(dev: &Device) -> Result<Self> {
         #[cfg(CONFIG_COMMON_CLK)]
-        let (clk, reg_clk) = {
-            let clk = optional_clk(dev, None)?;
-            let reg_clk = optional_clk(dev, Some(c"reg"))?;
+        let (clk, reg_clk) = (optional_clk(dev, None)?, optional_clk(dev, Some(c"reg"))?);
+        let reset = reset::Control::get_optional_exclusive(dev, None)?;
+        #[cfg(CONFIG_COMMON_CLK)]
+        {
             if let Some(c) = &clk {
                 c.prepare_enable()?;
             }
@@ -53,10 +58,9 @@ impl Power {
                     return Err(e);
                 }
             }
-            (clk, reg_clk)
-        };
-        let reset = reset::Control::get_optional_exclusive(dev, None)?;
-        let this = Self {
+        }
+        // From here on, dropping `this` gates and unprepares the clocks again.
+        let mut this = Self {
             #[cfg(CONFIG_COMMON_CLK)]
             clk,
             #[cfg(CONFIG_COMMON_CLK)]
