@@ -41,3 +41,8 @@ __rust_helper const struct cpumask *rust_helper_cpumask_of_node(int nid)
 {
 	return cpumask_of_node(nid);
 }
+
+__rust_helper bool rust_helper_in_task(void)
+{
+	return in_task();
+}

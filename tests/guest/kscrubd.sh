@@ -106,6 +106,7 @@ t_check "misses were counted" test "$(stat misses)" -gt 0
 t_check "the pool stays empty while the load is too high" test "$(stat pages)" -lt 1024
 echo 999 >$vm/scrub_load
 t_check "a private writable mapping is refused" sh -c '! kscrubd-test private 2>/dev/null'
+t_check "a private read-only mapping maps, and mprotect can't make it writable" kscrubd-test private-ro
 
 # The shrinker, asked directly through debugfs (SHRINKER_DEBUG).
 t_check "the pool refills again" wait_pool -ge "$target" 60

@@ -698,7 +698,15 @@ impl ZeroedPool {
 
     /// Takes a zeroed block of `2^order` pages from the pool, from the current node's part
     /// first; returns `None` if no part has one.
+    ///
+    /// The pool serves task context only (its locks are not taken with interrupts off, to keep
+    /// the fault path cheap): from an interrupt handler or a softirq this returns `None`, and
+    /// [`ZeroedPool::alloc`] and [`alloc_zeroed`] fall back to the page allocator.
     pub fn take(&self, order: u32) -> Option<Block> {
+        // SAFETY: Always safe to call.
+        if !unsafe { bindings::in_task() } {
+            return None;
+        }
         // SAFETY: Always safe to call.
         let here = unsafe { bindings::numa_node_id() };
         let local = self.nodes.iter().filter(|n| n.nid == here);
@@ -946,10 +954,8 @@ static VM_OPS: Ops<bindings::vm_operations_struct> = Ops(bindings::vm_operations
 /// # Invariants
 ///
 /// `misc` is registered with [`FOPS`] from [`Device::register`] until [`Drop`].
-#[repr(C)]
 #[pin_data(PinnedDrop)]
 pub struct Device {
-    /// First, so that the `miscdevice` pointer is also the `Device` pointer.
     #[pin]
     misc: Opaque<bindings::miscdevice>,
     pool: Arc<ZeroedPool>,
@@ -987,8 +993,16 @@ impl Device {
     /// Called by `misc_open` for a registered [`Device`], with `private_data` set to its
     /// `miscdevice` and the misc lock held (so the device is not deregistered meanwhile).
     unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: `private_data` is the `misc` field, the first of a `#[repr(C)]` `Device`.
-        let dev = unsafe { &*(*file).private_data.cast::<Device>() };
+        // SAFETY: `misc_open` sets `private_data` to the registered `miscdevice`, which is the
+        // `misc` field of a `Device` (only `Device::register` registers `FOPS`). `Opaque` is
+        // transparent, so the field's address is that of the C structure.
+        let dev = unsafe {
+            &*crate::container_of!(
+                (*file).private_data.cast::<Opaque<bindings::miscdevice>>(),
+                Device,
+                misc
+            )
+        };
         let pool = dev.pool.clone();
         // SAFETY: The file is being opened by us; `release` takes the reference back.
         unsafe { (*file).private_data = Arc::into_raw(pool).cast_mut().cast() };
@@ -1013,9 +1027,12 @@ impl Device {
     ) -> c_int {
         // SAFETY: The VMA is being set up by this `mmap` call.
         let new = unsafe { VmaNew::from_raw(vma) };
-        // A private writable mapping would copy every page at its first write: refuse it.
-        if new.writable() && (new.flags() & vma_flags::SHARED) == 0 {
-            return EINVAL.to_errno();
+        // A private writable mapping would copy every page at its first write: refuse it, and
+        // keep a private read-only one from becoming writable through `mprotect`.
+        if (new.flags() & vma_flags::SHARED) == 0 {
+            if let Err(e) = new.try_clear_maywrite() {
+                return e.to_errno();
+            }
         }
         // Pages are inserted with `vm_insert_page`, which needs `VM_MIXEDMAP`.
         new.set_mixedmap();

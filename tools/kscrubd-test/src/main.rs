@@ -43,6 +43,7 @@ const MAP_FAILED: *mut u8 = !0usize as *mut u8;
 extern "C" {
     fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
     fn munmap(addr: *mut u8, len: usize) -> i32;
+    fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
 }
 
 /// A mapping, unmapped on drop.
@@ -348,6 +349,43 @@ fn private() -> Result<(), String> {
     Ok(())
 }
 
+/// Maps the device private and read-only, which it allows, reads a page (zero), and tries to
+/// make the mapping writable with `mprotect`, which must fail: a private writable mapping
+/// would copy pages at their first write.
+fn private_ro() -> Result<(), String> {
+    let f = OpenOptions::new()
+        .read(true)
+        .open("/dev/kscrubd")
+        .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
+    // SAFETY: A fresh mapping at an address chosen by the kernel.
+    let ptr = unsafe {
+        mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            PROT_READ,
+            MAP_PRIVATE,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == MAP_FAILED {
+        return Err(format!(
+            "private read-only mapping refused: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let m = Map { ptr, len: PAGE };
+    if m.word(0) != 0 {
+        return Err("the page is not zero".into());
+    }
+    // SAFETY: `m` is our mapping of `PAGE` bytes.
+    if unsafe { mprotect(m.ptr, PAGE, PROT_READ | PROT_WRITE) } == 0 {
+        return Err("mprotect(PROT_WRITE) of a private mapping succeeded".into());
+    }
+    println!("mprotect={}", std::io::Error::last_os_error());
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<(), String> {
     match args.get(1).map(String::as_str) {
         Some("zero") => zero(arg(args, 2, "PAGES")?),
@@ -357,8 +395,9 @@ fn run(args: &[String]) -> Result<(), String> {
             arg(args, 3, "MIB")?,
         ),
         Some("private") => private(),
+        Some("private-ro") => private_ro(),
         Some("bench") => bench(arg(args, 2, "PAGES")?),
-        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | bench PAGES".into()),
+        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES".into()),
     }
 }
 
