@@ -45,7 +45,7 @@ run() {
 	echo "$((t1 - t0)) $((i1 - i0))"
 }
 
-set -- $(run i2c_mv64xxx_rs mv64xxx_i2c_rs)
+set -- $(run i2c_mv64xxx_rs i2c_mv64xxx_rs)
 ours_t=$1 ours_i=$2
 set -- $(run i2c-mv64xxx mv64xxx_i2c)
 c_t=$1 c_i=$2

@@ -39,7 +39,7 @@ pub(crate) fn find_factors(tclk: u32, req: u32, n_base_0: bool) -> Option<(u32, 
     best
 }
 
-#[kunit_tests(rust_i2c_mv64xxx_divider)]
+#[kunit_tests(i2c_mv64xxx_rs_divider)]
 mod tests {
     use super::*;
 

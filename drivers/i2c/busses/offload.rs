@@ -127,7 +127,7 @@ pub(crate) fn decode_rx(lo: u32, hi: u32) -> [u8; 8] {
     [l[0], l[1], l[2], l[3], h[0], h[1], h[2], h[3]]
 }
 
-#[kunit_tests(rust_i2c_mv64xxx_offload)]
+#[kunit_tests(i2c_mv64xxx_rs_offload)]
 mod tests {
     use super::*;
 

@@ -186,7 +186,7 @@ impl Layout {
     }
 }
 
-#[kunit_tests(rust_i2c_mv64xxx_regs)]
+#[kunit_tests(i2c_mv64xxx_rs_regs)]
 mod tests {
     use super::*;
 
