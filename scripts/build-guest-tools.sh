@@ -17,7 +17,6 @@ dest=$RUN/guest-tools/$arch
 mkdir -p "$dest"
 mapfile -t crates < <(grep -v '^#' "$repo/tools/guest-tools" 2>/dev/null | grep .)
 [ ${#crates[@]} -gt 0 ] || exit 0
-export CARGO_TARGET_DIR=$CACHE/cargo-target
 export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
 export RUSTFLAGS="-C target-feature=+crt-static"
 args=()

@@ -26,7 +26,7 @@ host_log=$run/host.log
 	bash "$here/host-checks.sh"
 	echo "@@kt298 end rc=$?"
 	echo "@@kt298 begin cargo:tools"
-	(cd "$repo/tools" && CARGO_TARGET_DIR=$CACHE/cargo-target cargo test --release --locked 2>&1)
+	(cd "$repo/tools" && cargo test --release --locked 2>&1)
 	echo "@@kt298 end rc=$?"
 	echo "@@kt298 exit rc=0"
 } >"$host_log" 2>&1

@@ -8,5 +8,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 tree=$(basename "$("$here/graft.sh")")
-rm -rf "$CACHE/tree/$tree" "$CACHE"/build/*-"$tree" "$CACHE/mod" "$RUN" "$CACHE/cargo-target"
+rm -rf "$CACHE/tree/$tree" "$CACHE"/build/*-"$tree" "$CACHE/mod" "$RUN" "$KT_CARGO_TARGET"
 log "removed build products for tree $tree"

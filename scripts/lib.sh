@@ -23,18 +23,25 @@ log() { printf '[kt298] %s\n' "$*" >&2; }
 warn() { printf '[kt298] warning: %s\n' "$*" >&2; }
 die() { printf '[kt298] error: %s\n' "$*" >&2; exit 1; }
 
-# The host tools (tools/), built once into the cache.
-REPORT=$CACHE/cargo-target/release/kt298-report
-build_host_tools() {
-	(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" &&
-		CARGO_TARGET_DIR=$CACHE/cargo-target cargo build --quiet --release --locked -p kt298-report) ||
-		die "building the host tools failed"
-}
-
 # Per-checkout directory for initramfs images and guest logs, so that several
 # checkouts (git worktrees) can run side by side.
 KT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN=$CACHE/run/$(printf '%s' "$KT_REPO" | sha256sum | cut -c1-12)
+
+# Cargo's build directory for tools/. Clones share one (CI's fresh clones build
+# incrementally); linked git worktrees get their own, because cargo tracks a
+# package's sources by absolute path and would take another worktree's build of
+# the same package for up to date.
+KT_CARGO_TARGET=$CACHE/cargo-target
+[ -f "$KT_REPO/.git" ] && KT_CARGO_TARGET=$CACHE/cargo-target-${RUN##*/}
+export CARGO_TARGET_DIR=$KT_CARGO_TARGET
+
+# The host tools (tools/), built once into the cache.
+REPORT=$KT_CARGO_TARGET/release/kt298-report
+build_host_tools() {
+	(cd "$KT_REPO/tools" && cargo build --quiet --release --locked -p kt298-report) ||
+		die "building the host tools failed"
+}
 
 # kt_tree KSRC: the grafted tree for KSRC and this checkout. Clones share one
 # tree per source (so CI's fresh clones build incrementally); linked git
