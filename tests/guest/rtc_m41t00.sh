@@ -77,17 +77,26 @@ echo "# $rtc: $(cat /sys/class/rtc/$rtc/name), range check via date/time $(cat /
 t_check "hwclock -r" hwclock -r -u -f "/dev/$rtc"
 
 # hwclock -w / --systohc then the clock reads the system time (within 1 s).
+# The RTC must hold a time between the system's before the write and after the read (the
+# x86_64 register file does not advance, the board's clock does; the guest may be slow).
 now0=$(date +%s)
 t_check "hwclock -w" hwclock -w -u -f "/dev/$rtc"
-t_eq "after -w the RTC is within 1 s of the system" 1 $([ "$(absdiff "$(secs)" "$(date +%s)")" -le 1 ] && echo 1 || echo 0)
+s=$(secs)
+now1=$(date +%s)
+t_check "after -w the RTC holds the system time ($now0 <= $s <= $now1, 1 s slack)" \
+	test "$s" -ge $((now0 - 1)) -a "$s" -le $((now1 + 1))
 date -u -s "2031-05-06 07:08:09" >/dev/null
 t_check "hwclock --systohc" hwclock --systohc -u -f "/dev/$rtc"
-t_eq "after --systohc the RTC is within 1 s of 2031-05-06 07:08:09" 1 \
-	$([ "$(absdiff "$(secs)" 1935817689)" -le 1 ] && echo 1 || echo 0)
+s=$(secs)
+now1=$(date +%s)
+t_check "after --systohc the RTC holds 2031-05-06 07:08:09 or later ($s <= $now1)" \
+	test "$s" -ge $((1935817689 - 1)) -a "$s" -le $((now1 + 1))
 date -u -s "@1000000000" >/dev/null
+s=$(secs)
 t_check "hwclock -s" hwclock -s -u -f "/dev/$rtc"
-t_eq "after -s the system is within 1 s of the RTC" 1 \
-	$([ "$(absdiff "$(date +%s)" "$(secs)")" -le 1 ] && echo 1 || echo 0)
+now1=$(date +%s)
+t_check "after -s the system holds the RTC's time ($s <= $now1, 10 s for a slow guest)" \
+	test "$now1" -ge $((s - 1)) -a "$now1" -le $((s + 10))
 date -u -s "@$now0" >/dev/null
 
 have_tool=0
