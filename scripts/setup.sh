@@ -22,12 +22,7 @@ need_root() {
 
 APT_PKGS=(clang-22 lld-22 llvm-22 libclang-22-dev flex bison bc libelf-dev
 	libssl-dev cpio kmod rsync xz-utils busybox-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-	python3-pip python3-venv udev)
-# udev: not for the host, for the vng guest, which boots the host's root file system. Its
-# init (virtme-ng-init) starts the host's systemd-udevd, whose default rules make the
-# /dev/virtio-ports/virtme.* links it looks for to run the command with its I/O and exit
-# status on virtio-serial ports; without udevd it falls back to the console and the exit
-# status is lost (virtme-ng's README, "Troubleshooting"; arighi/virtme-ng#51).
+	python3-pip python3-venv)
 BPO_PKGS=(qemu-system-x86 qemu-system-arm)
 
 missing=()
