@@ -8,8 +8,18 @@
 # This file is read by make when you run it here. The kernel's build system
 # reads ./Kbuild instead when it builds our modules (M=).
 
-MACHINE ?= arm
-ARCH ?= x86_64
+# MACHINE names the emulated machine, x86_64 or arm, for every target that takes one
+# (kernel, modules, clippy, run, shell). ARCH= is accepted as another name for it (the old
+# name for kernel and modules); MACHINE wins when both are given. An ARCH from the
+# environment (a kernel developer's ARCH=x86, say) counts only if it is x86_64 or arm.
+# Without either, run and shell boot the Orange Pi PC (arm), and kernel, modules and clippy
+# build for x86_64.
+ifeq ($(origin ARCH),command line)
+MACHINE ?= $(ARCH)
+else
+MACHINE ?= $(filter x86_64 arm,$(ARCH))
+endif
+machine_or = $(if $(MACHINE),$(MACHINE),$(1))
 S := scripts
 
 .PHONY: all setup kernel kernels modules check run shell bench vng fmt fmtcheck clippy tools clean help
@@ -23,26 +33,26 @@ setup:
 	@bash $(S)/setup.sh
 
 kernel: setup
-	@bash $(S)/build-kernel.sh $(ARCH) >/dev/null
+	@bash $(S)/build-kernel.sh $(call machine_or,x86_64) >/dev/null
 
 kernels: setup
 	@bash $(S)/build-kernel.sh x86_64 >/dev/null
 	@bash $(S)/build-kernel.sh arm >/dev/null
 
 modules: setup
-	@bash $(S)/build-modules.sh $(ARCH) $(if $(CLIPPY),CLIPPY=1) >/dev/null
+	@bash $(S)/build-modules.sh $(call machine_or,x86_64) $(if $(CLIPPY),CLIPPY=1) >/dev/null
 
 clippy: setup
-	@bash $(S)/build-modules.sh $(ARCH) CLIPPY=1 >/dev/null
+	@bash $(S)/build-modules.sh $(call machine_or,x86_64) CLIPPY=1 >/dev/null
 
 check: setup
 	@bash $(S)/check.sh
 
 run: setup
-	@bash $(S)/run.sh $(MACHINE)
+	@bash $(S)/run.sh $(call machine_or,arm)
 
 shell: setup
-	@bash $(S)/run.sh $(MACHINE) --shell
+	@bash $(S)/run.sh $(call machine_or,arm) --shell
 
 bench: setup
 	@bash $(S)/bench.sh
@@ -56,5 +66,7 @@ fmtcheck:
 clean:
 	@bash $(S)/clean.sh
 
+# CMD reaches vng.sh through the environment (make exports command-line variables), so that
+# a command with ';' or quotes is the guest's, not this recipe's shell's.
 vng: setup
-	@bash $(S)/vng.sh $(CMD)
+	@bash $(S)/vng.sh

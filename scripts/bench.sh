@@ -21,10 +21,8 @@ for m in "${machines[@]}"; do
 	*) arch=$m KT_FLAVOUR=debug ;;
 	esac
 	export KT_FLAVOUR
-	kb=$("$here/build-kernel.sh" "$arch")
-	mo=$("$here/build-modules.sh" "$arch")
-	"$here/build-guest-tools.sh" "$arch"
-	"$here/mkinitramfs.sh" "$arch" "$kb" "$mo" "$run/$m.cpio.gz"
+	kt_prepare "$arch" "$run/$m.cpio.gz"
+	kb=$KB
 	log "benchmarking on $m (log: $run/$m-bench.log)"
 	"$here/qemu.sh" "$arch" "$kb" "$run/$m.cpio.gz" bench "$run/$m-bench.log"
 	grep -q '^@@kt298 exit' "$run/$m-bench.log" || die "the $m guest did not finish; see $run/$m-bench.log"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh ARCH: graft, configure and build the guest kernel for ARCH
+# build-kernel.sh ARCH [--prepare]: graft, configure and build the guest kernel for ARCH
 # (x86_64 or arm) out of tree under the cache. Prints the build directory.
+# --prepare stops at 'modules_prepare' (the kernel crate and what external modules are
+# compiled against, not vmlinux): enough to compile modules, e.g. to check that they build
+# without CONFIG_KUNIT; a later full build of the same flavour continues from there.
 # KT_FLAVOUR=release builds the x86_64 kernel without debugging options (for
 # benchmarks), in a build directory of its own.
 #
@@ -13,7 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 kt_lock "$(basename "$(kt_tree "${KSRC:-$CACHE/src/linux}")")"
 repo=$(cd "$here/.." && pwd)
-arch=${1:?usage: build-kernel.sh x86_64|arm}
+arch=${1:?usage: build-kernel.sh x86_64|arm [--prepare]}
+prepare=${2:-}
 
 case $arch in
 x86_64) karch=x86_64; frags=(x86_64 common debug vng); targets=(bzImage modules) ;;
@@ -28,6 +32,8 @@ release)
 	;;
 *) die "unknown KT_FLAVOUR $KT_FLAVOUR (debug or release)" ;;
 esac
+
+[ "$prepare" = --prepare ] && targets=(modules_prepare)
 
 tree=$("$here/graft.sh")
 out=$CACHE/build/$(kt_build "$arch")-$(basename "$tree")
@@ -74,7 +80,7 @@ ours=$(awk '/^(warning|error)/ { w = $0 } / --> / && w { print $2; w = "" }' "$b
 		if [ -e "$repo/$f" ] || [ "${f#rust/doctests_}" != "$f" ]; then echo "$f"; fi
 	done)
 [ -z "$ours" ] || die "$arch: Rust warnings in our code (see above): $(echo $ours)"
-if [ "$arch" = arm ]; then
+if [ "$arch" = arm ] && [ "$prepare" != --prepare ]; then
 	dtbo=$out/kt298-orangepi-pc.dtbo
 	"$out/scripts/dtc/dtc" -q -@ -I dts -O dtb -o "$dtbo" "$repo/boards/orangepi-pc/kt298.dtso"
 	"$out/scripts/dtc/fdtoverlay" -i "$out/arch/arm/boot/dts/allwinner/sun8i-h3-orangepi-pc.dtb" \

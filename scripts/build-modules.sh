@@ -8,7 +8,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-kt_lock "$(basename "$(kt_tree "${KSRC:-$CACHE/src/linux}")")"
+# Our own kernel's tree is locked while we build against it (a build of it may be under
+# way); a KDIR of the user's is not ours to lock.
+[ -n "${KDIR:-}" ] || kt_lock "$(basename "$(kt_tree "${KSRC:-$CACHE/src/linux}")")"
 repo=$(cd "$here/.." && pwd)
 arch=${1:?usage: build-modules.sh x86_64|arm [make args]}
 shift

@@ -19,49 +19,95 @@ run=$RUN
 mkdir -p "$run"
 build_host_tools
 
-# Host checks, as one KTAP document.
+# Host checks, as one KTAP document. A failing check or cargo test is a section with a
+# non-zero status, reported like any other failure; the exit line is written last, after
+# the build of our modules against a kernel without KUnit (below), which is a host check too.
 host_log=$run/host.log
 {
-	echo "@@kt298 begin host:lint"
-	bash "$here/host-checks.sh"
-	echo "@@kt298 end rc=$?"
-	echo "@@kt298 begin cargo:tools"
-	(cd "$repo/tools" && cargo test --release --locked 2>&1)
-	echo "@@kt298 end rc=$?"
-	echo "@@kt298 exit rc=0"
+	section host:lint bash "$here/host-checks.sh"
+	section cargo:tools sh -c "cd '$repo/tools' && cargo test --release --locked 2>&1"
 } >"$host_log" 2>&1
 runs=("host=$host_log")
 
 for m in "${machines[@]}"; do
 	log=$run/$m-check.log
 	start=$(date +%s)
-	if ! { kb=$("$here/build-kernel.sh" "$m") && mo=$("$here/build-modules.sh" "$m") &&
-		"$here/build-guest-tools.sh" "$m" &&
-		"$here/mkinitramfs.sh" "$m" "$kb" "$mo" "$run/$m.cpio.gz"; } 2>"$run/$m-build.log"; then
+	if ! kt_prepare "$m" "$run/$m.cpio.gz" 2>"$run/$m-build.log"; then
 		tail -n 30 "$run/$m-build.log" >&2
 		{ echo "@@kt298 host: building for $m failed (see $run/$m-build.log):"; tail -n 30 "$run/$m-build.log"; } >"$log"
 	else
 		log "booting $m (log: $log)"
-		"$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" check "$log"
+		"$here/qemu.sh" "$m" "$KB" "$run/$m.cpio.gz" check "$log"
 		log "$m done in $(($(date +%s) - start)) s"
 	fi
 	runs+=("$m=$log")
 done
 
-# The x86_64 kernel under virtme-ng too, with KT_VNG=1 (off by default: vng
-# boots the host's whole user space under TCG, which takes minutes and has
-# hung here once).
-if [ "${KT_VNG:-0}" = 1 ] && printf '%s\n' "${machines[@]}" | grep -qx x86_64; then
+has_x86_64=0
+printf '%s\n' "${machines[@]}" | grep -qx x86_64 && has_x86_64=1
+
+# Our modules against an x86_64 kernel without CONFIG_KUNIT, with -Dwarnings: code that
+# only tests use is dead there, and a warning. The kernel is the release flavour (no KUnit,
+# no debugging options), configured and prepared only (the kernel crate is built, with
+# clippy, not vmlinux), unless 'make bench' has built all of it; its build directory is the
+# one 'make bench' uses, so this is a prefix of that build, not an extra one.
+if [ $has_x86_64 = 1 ]; then
+	log "building our modules against a kernel without CONFIG_KUNIT (log: $run/nokunit-build.log)"
+	start=$(date +%s)
+	{
+		. "$repo/tests/lib/ktap.sh"
+		if kb=$(KT_FLAVOUR=release "$here/build-kernel.sh" x86_64 --prepare 2>"$run/nokunit-build.log"); then
+			if grep -q '^CONFIG_KUNIT=y' "$kb/.config"; then
+				t_fail "x86_64 kernel without CONFIG_KUNIT: configured" "CONFIG_KUNIT=y in $kb/.config"
+			else
+				t_ok "x86_64 kernel without CONFIG_KUNIT: configured and prepared"
+			fi
+			# Without vmlinux there is no Module.symvers: unresolved symbols are expected.
+			warnmp=()
+			[ -f "$kb/Module.symvers" ] || warnmp=(KBUILD_MODPOST_WARN=1)
+			if KT_FLAVOUR=release "$here/build-modules.sh" x86_64 "${warnmp[@]}" >/dev/null 2>>"$run/nokunit-build.log"; then
+				t_ok "our modules build with -Dwarnings and clippy without CONFIG_KUNIT"
+			else
+				t_fail "our modules build with -Dwarnings and clippy without CONFIG_KUNIT" \
+					"$(grep -v 'WARNING: modpost: .* undefined!\|Module.symvers is missing' "$run/nokunit-build.log" | tail -n 40)"
+			fi
+		else
+			t_fail "x86_64 kernel without CONFIG_KUNIT: configured and prepared" "$(tail -n 40 "$run/nokunit-build.log")"
+			t_fail "our modules build with -Dwarnings and clippy without CONFIG_KUNIT" "no kernel to build against"
+		fi
+		t_done
+	} >"$run/nokunit.ktap"
+	{ echo "@@kt298 begin host:nokunit"; cat "$run/nokunit.ktap"; echo "@@kt298 end rc=0"; } >>"$host_log"
+	log "no-KUnit build done in $(($(date +%s) - start)) s"
+fi
+echo "@@kt298 exit rc=0" >>"$host_log"
+
+# The x86_64 kernel under virtme-ng: tests/guest/vng.sh, with the host's root file system
+# (KT_VNG=0 leaves it out), then 'exit 3' in the same command, which vng.sh must return.
+# The command's output (stdout) is the guest:vng section; the kernel's console (vng's stderr
+# with --verbose) is the dmesg section, checked for splats.
+if [ "${KT_VNG:-1}" = 1 ] && [ $has_x86_64 = 1 ]; then
 	log "running tests/guest/vng.sh under vng (log: $run/vng.log)"
+	start=$(date +%s)
 	rc=0
-	"$here/vng.sh" sh "$repo/tests/guest/vng.sh" >"$run/vng.raw" 2>&1 || rc=$?
+	KT_VERBOSE=1 "$here/vng.sh" "sh '$repo/tests/guest/vng.sh' && exit 3" >"$run/vng.out" 2>"$run/vng.err" || rc=$?
 	{
 		echo "@@kt298 begin guest:vng"
-		grep -v '@@kt298 vng-rc' "$run/vng.raw"
-		echo "@@kt298 end rc=$rc"
-		echo "@@kt298 exit rc=0"
+		cat "$run/vng.out"
+		echo "@@kt298 end rc=$((rc == 3 ? 0 : rc))"
+		echo "@@kt298 begin host:vng-status"
+		. "$repo/tests/lib/ktap.sh"
+		t_eq "make vng returns the command's exit status" 3 "$rc"
+		t_done
+		echo "@@kt298 end rc=0"
+		echo "@@kt298 begin dmesg"
+		tr -d '\r' <"$run/vng.err"
+		echo "@@kt298 end rc=0"
+		# 125: vng.sh saw no end of the command (the guest hung, died or was killed).
+		[ $rc = 125 ] || echo "@@kt298 exit rc=0"
 	} >"$run/vng.log"
 	runs+=("vng=$run/vng.log")
+	log "vng done in $(($(date +%s) - start)) s"
 fi
 
 "$REPORT" check --repo "$repo" "${runs[@]}"

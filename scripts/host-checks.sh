@@ -15,5 +15,5 @@ t_check "kernel Rust code is rustfmt-clean (kernel .rustfmt.toml)" \
 	rustfmt --check --edition 2021 --config-path "$ksrc/.rustfmt.toml" "${rs[@]/#/$repo/}"
 t_check "host tools: cargo fmt --check" sh -c "cd '$repo/tools' && cargo fmt --check"
 t_check "host tools: cargo clippy -D warnings" sh -c "cd '$repo/tools' && cargo clippy --quiet --release --locked --all-targets -- -D warnings"
-t_check "shell scripts parse" sh -c "for f in '$repo'/scripts/*.sh '$repo'/tests/init '$repo'/tests/guest/*.sh '$repo'/.ci/run; do [ -f \"\$f\" ] || continue; bash -n \"\$f\" || exit 1; done"
+t_check "shell scripts parse" sh -c "for f in '$repo'/scripts/*.sh '$repo'/scripts/vng-guest/* '$repo'/tests/init '$repo'/tests/guest/*.sh '$repo'/.ci/run; do [ -f \"\$f\" ] || continue; bash -n \"\$f\" || exit 1; done"
 t_done

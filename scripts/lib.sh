@@ -65,3 +65,30 @@ kt_lock() {
 	exec 9>"$CACHE/locks/$1"
 	flock 9
 }
+
+# kt_prepare ARCH INITRD: build what a boot of ARCH needs, in this flavour: the kernel, our
+# modules, the static guest tools and the initramfs INITRD (with both sets of modules and
+# tests/). Sets KB (the kernel's build directory) and MO (our modules' output directory).
+# Returns non-zero at the first step that fails, whose messages are on stderr; each step is
+# checked here, as set -e does not apply in a function called as a condition
+# ('if ! kt_prepare ...').
+kt_prepare() {
+	local arch=$1 initrd=$2 s
+	s=$(dirname "${BASH_SOURCE[0]}")
+	KB=$("$s/build-kernel.sh" "$arch") || return
+	MO=$("$s/build-modules.sh" "$arch") || return
+	"$s/build-guest-tools.sh" "$arch" || return
+	mkdir -p "$(dirname "$initrd")" || return
+	"$s/mkinitramfs.sh" "$arch" "$KB" "$MO" "$initrd"
+}
+
+# section NAME CMD...: run CMD and frame its output as the report's section NAME, with its
+# exit status. A failing CMD is reported in the section and does not end the caller (set -e
+# does not apply to a command whose status is tested).
+section() {
+	local name=$1 rc=0
+	shift
+	echo "@@kt298 begin $name"
+	"$@" || rc=$?
+	echo "@@kt298 end rc=$rc"
+}

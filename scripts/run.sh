@@ -15,12 +15,9 @@ shell=${2:-}
 case $m in x86_64 | arm) ;; *) die "MACHINE must be arm or x86_64, not '$m'" ;; esac
 
 build_host_tools
-kb=$("$here/build-kernel.sh" "$m")
-mo=$("$here/build-modules.sh" "$m")
-"$here/build-guest-tools.sh" "$m"
 run=$RUN
-mkdir -p "$run"
-"$here/mkinitramfs.sh" "$m" "$kb" "$mo" "$run/$m.cpio.gz"
+kt_prepare "$m" "$run/$m.cpio.gz"
+kb=$KB
 
 if [ "$shell" = --shell ]; then
 	exec "$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" shell "$run/$m-shell.log"
