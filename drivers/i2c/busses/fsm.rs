@@ -83,6 +83,7 @@ pub(crate) enum Action {
 
 impl Action {
     /// Returns `true` if the transfer ends with this action.
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
     pub(crate) fn ends_transfer(self) -> bool {
         matches!(
             self,
@@ -284,6 +285,7 @@ impl Fsm {
     }
 
     /// Returns the number of bytes moved in the current message.
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
     pub(crate) fn bytes_done(&self) -> usize {
         self.byte_posn
     }

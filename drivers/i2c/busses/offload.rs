@@ -90,6 +90,7 @@ fn tx_words(data: &[u8]) -> [u32; 2] {
 }
 
 /// Returns the register values that run `msgs`, or `None` if the engine can't.
+#[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
 pub(crate) fn encode(msgs: &[Msg<'_>]) -> Option<Encoded> {
     if !can_offload(msgs) {
         return None;
@@ -122,6 +123,7 @@ pub(crate) fn encode(msgs: &[Msg<'_>]) -> Option<Encoded> {
 }
 
 /// Returns the bytes received, from the receive data registers' low and high words.
+#[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
 pub(crate) fn decode_rx(lo: u32, hi: u32) -> [u8; 8] {
     let (l, h) = (lo.to_le_bytes(), hi.to_le_bytes());
     [l[0], l[1], l[2], l[3], h[0], h[1], h[2], h[3]]

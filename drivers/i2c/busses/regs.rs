@@ -42,6 +42,7 @@ pub(crate) mod control {
 /// Status register values.
 pub(crate) mod status {
     /// Bus error (illegal START or STOP).
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
     pub(crate) const BUS_ERR: u32 = 0x00;
     /// START sent.
     pub(crate) const START: u32 = 0x08;
@@ -74,6 +75,7 @@ pub(crate) mod status {
     /// Second address byte + read sent, no ACK.
     pub(crate) const RD_ADDR_2_NO_ACK: u32 = 0xe8;
     /// Nothing to report (idle).
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
     pub(crate) const NO_STATUS: u32 = 0xf8;
 }
 
@@ -130,6 +132,7 @@ pub(crate) enum Layout {
 
 impl Layout {
     /// Returns the offset of `reg` (for messages; accesses go through [`Layout::read`]).
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
     pub(crate) const fn offset(self, reg: Reg) -> usize {
         match (self, reg) {
             (_, Reg::Addr) => 0x00,

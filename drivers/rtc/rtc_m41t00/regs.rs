@@ -22,6 +22,7 @@ pub(crate) const REG_MIN: usize = 1;
 /// Register 2: hours, BCD in bits 5:0, century bits above.
 pub(crate) const REG_HOUR: usize = 2;
 /// Register 3: day of the week, 1-7 in bits 2:0.
+#[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
 pub(crate) const REG_WDAY: usize = 3;
 /// Register 4: day of the month, BCD in bits 5:0.
 pub(crate) const REG_MDAY: usize = 4;
