@@ -189,6 +189,31 @@ run_suite() {
 	t_check_fails "$tag: r_i2c is unbound" test -e "$PDEV/driver"
 }
 
+# Clients first, as a board boots with them built in: at24 and rtc_m41t00 are loaded
+# before the bus driver, so they probe, and do their first transfers, inside our probe
+# (at24 reads a byte, rtc_m41t00 reads the clock), while the adapter is being registered.
+# This is the controller's first probe of the boot (tests/init keeps it unbound while the
+# modules load for their KUnit suites): a device that has never had runtime PM enabled
+# refuses to resume while it is disabled, where one that was bound before would not.
+modprobe at24
+modprobe rtc_m41t00
+t_check "clients first: modprobe i2c_mv64xxx_rs" modprobe i2c_mv64xxx_rs
+if b=$(bus_of_r_i2c); then
+	ee=/sys/bus/i2c/devices/$b-0050/eeprom
+	t_check "clients first: at24 binds the EEPROM during our probe" test -e "$ee"
+	t_eq "clients first: the EEPROM reads through at24" "$(i2ctransfer -f -y "$b" w1@0x50 0x00 r4)" \
+		"$(od -An -N4 -tx1 "$ee" 2>&1 | awk '{ for (i = 1; i <= NF; i++) printf "%s0x%s", (i > 1 ? " " : ""), $i }')"
+	rtc=$(ls "/sys/bus/i2c/devices/$b-0068/rtc" 2>/dev/null | head -n1)
+	t_check "clients first: rtc_m41t00 registers an RTC during our probe" test -n "$rtc"
+	t_check "clients first: hwclock -w and -r on it" sh -c \
+		"hwclock -w -u -f /dev/$rtc && hwclock -r -u -f /dev/$rtc | grep -q $(date -u +%Y)"
+else
+	t_fail "clients first: r_i2c has an adapter"
+fi
+modprobe -r rtc_m41t00
+modprobe -r at24
+t_check "clients first: rmmod i2c_mv64xxx_rs" modprobe -r i2c_mv64xxx_rs
+
 run_suite i2c_mv64xxx_rs i2c_mv64xxx_rs rust
 
 # Load and unload in a loop. Each round starts a background loop of transfers and unbinds

@@ -142,7 +142,7 @@ impl platform::Driver for I2cMv64xxx {
     type IdInfo = Variant;
     type Data<'bound> = Self;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
-    const PM_OPS: Option<&'static platform::PmOps> = Some(&<Self as platform::RuntimePm>::OPS);
+    const PM_OPS: Option<platform::PmOps<Self>> = Some(platform::PmOps::new());
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
@@ -181,7 +181,7 @@ impl platform::Driver for I2cMv64xxx {
                 variant
             );
 
-            let opts = Options::new(c"mv64xxx_i2c_rs adapter")
+            let opts = Options::new(c"i2c_mv64xxx_rs adapter")
                 .timeout_ms(bus::TIMEOUT_MS)
                 .recovery(cfg.layout == Layout::Allwinner);
 
@@ -195,7 +195,7 @@ impl platform::Driver for I2cMv64xxx {
                 irq <- pdev.request_irq_by_index(
                     irq::Flags::TRIGGER_NONE,
                     0,
-                    c"mv64xxx_i2c_rs",
+                    c"i2c_mv64xxx_rs",
                     Ok::<_, Error>(bus.clone()),
                 ),
                 adapter <- adapter::Registration::new(
@@ -252,7 +252,7 @@ impl platform::RuntimePm for I2cMv64xxx {
 kernel::module_platform_driver! {
     type: I2cMv64xxx,
     name: "i2c_mv64xxx_rs",
-    authors: ["kt298"],
+    authors: ["kt298 developers"],
     description: "Marvell mv64xxx / Allwinner TWSI I2C controller (Rust)",
-    license: "GPL v2",
+    license: "GPL",
 }
