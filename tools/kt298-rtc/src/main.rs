@@ -6,6 +6,10 @@
 //! kt298-rtc read DEV N   N RTC_RD_TIME ioctls; fails if the time ever goes
 //!                        backwards or jumps further than the elapsed time
 //!                        (a torn read); prints the counts and us per read
+//! kt298-rtc steps DEV N  N RTC_RD_TIME ioctls on a clock that may run fast
+//!                        (a test model ticking by reads); fails if a read is
+//!                        before the one before it or more than one second
+//!                        after it (a torn read); prints the counts
 //! kt298-rtc vl DEV       prints the RTC_VL_READ flags (1 = data invalid)
 //! ```
 //!
@@ -104,6 +108,43 @@ fn read_loop(dev: &str, n: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Counts the steps between consecutive times that no clock can make: backwards, or forward
+/// by more than one second.
+fn bad_steps(times: impl IntoIterator<Item = i64>) -> (u64, u64) {
+    let (mut prev, mut backwards, mut leaps) = (None, 0u64, 0u64);
+    for s in times {
+        if let Some(p) = prev {
+            if s < p {
+                backwards += 1;
+            } else if s > p + 1 {
+                leaps += 1;
+            }
+        }
+        prev = Some(s);
+    }
+    (backwards, leaps)
+}
+
+fn steps_loop(dev: &str, n: u64) -> Result<(), String> {
+    let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
+    let mut times = Vec::new();
+    for i in 0..n {
+        let t = read_time(&f).map_err(|e| format!("RTC_RD_TIME #{i}: {e}"))?;
+        times.push(to_secs(&t));
+    }
+    let (backwards, leaps) = bad_steps(times.iter().copied());
+    let (first, last) = (times.first().copied(), times.last().copied());
+    println!(
+        "reads={n} backwards={backwards} leaps={leaps} first={} last={}",
+        first.unwrap_or(0),
+        last.unwrap_or(0)
+    );
+    if backwards + leaps > 0 {
+        return Err(format!("{backwards} backwards, {leaps} leaps"));
+    }
+    Ok(())
+}
+
 fn vl_read(dev: &str) -> Result<(), String> {
     let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
     let mut flags: c_uint = 0;
@@ -127,9 +168,13 @@ fn main() -> ExitCode {
             Ok(n) => read_loop(dev, n),
             Err(_) => Err(format!("bad count '{n}'")),
         },
+        ["steps", dev, n] => match n.parse() {
+            Ok(n) => steps_loop(dev, n),
+            Err(_) => Err(format!("bad count '{n}'")),
+        },
         ["vl", dev] => vl_read(dev),
         _ => {
-            eprintln!("usage: kt298-rtc read DEV N | kt298-rtc vl DEV");
+            eprintln!("usage: kt298-rtc read DEV N | kt298-rtc steps DEV N | kt298-rtc vl DEV");
             return ExitCode::from(2);
         }
     };
@@ -165,6 +210,16 @@ mod tests {
         assert_eq!(to_secs(&tm(2031, 5, 6, 7, 8, 9)), 1935817689);
         assert_eq!(to_secs(&tm(2099, 12, 31, 23, 59, 59)), 4102444799);
         assert_eq!(to_secs(&tm(2024, 2, 29, 12, 0, 0)), 1709208000);
+    }
+
+    #[test]
+    fn steps_a_clock_cannot_make() {
+        assert_eq!(bad_steps([10, 10, 11, 11, 12]), (0, 0));
+        // A read torn at a minute carry: 12:00:59 between 12:00:00 and 12:00:01.
+        assert_eq!(bad_steps([100, 159, 101]), (1, 1));
+        assert_eq!(bad_steps([5, 4]), (1, 0));
+        assert_eq!(bad_steps([5, 7]), (0, 1));
+        assert_eq!(bad_steps([]), (0, 0));
     }
 
     #[test]
