@@ -881,6 +881,36 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
+    /// A channel's shared part. Not generic, so that its locks have one lock class each.
+    fn new(
+        path: CString,
+        config: Config,
+        bufs: KVec<Option<Pin<KBox<Buffer>>>>,
+        slots: Slots,
+        notify: Notify,
+    ) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Shared {
+                path,
+                config,
+                bufs,
+                slots,
+                reg: UnsafeCell::new(RegState {
+                    files: fs::ChannelFiles::new(),
+                }),
+                owner <- new_mutex!(
+                    Owner {
+                        notify: Some(notify),
+                        calls: 0,
+                    },
+                    "relay_channel::owner"
+                ),
+                owner_idle <- new_condvar!("relay_channel::owner_idle"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
     fn buffer(&self, cpu: u32) -> Option<&Buffer> {
         self.bufs.get(cpu as usize)?.as_deref()
     }
@@ -1117,24 +1147,12 @@ impl<T: Callbacks> Channel<T> {
             };
             bufs.push(b, GFP_KERNEL)?;
         }
-        let path_copy = CString::try_from(path)?;
-        let notify = Notify::of(&*callbacks);
-        let shared = Arc::pin_init(
-            try_pin_init!(Shared {
-                path: path_copy,
-                config,
-                bufs,
-                slots,
-                reg: UnsafeCell::new(RegState {
-                    files: fs::ChannelFiles::new(),
-                }),
-                owner <- new_mutex!(Owner {
-                    notify: Some(notify),
-                    calls: 0,
-                }),
-                owner_idle <- new_condvar!("relay_channel::owner_idle"),
-            }),
-            GFP_KERNEL,
+        let shared = Shared::new(
+            CString::try_from(path)?,
+            config,
+            bufs,
+            slots,
+            Notify::of(&*callbacks),
         )?;
         {
             let mut reg = registry();
