@@ -29,6 +29,7 @@ use kernel::{
     kthread::{self, Placement, Thread},
     prelude::*,
     relay::{self, Channel, Config, Geometry, Mode},
+    str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, ArcBorrow,
@@ -81,21 +82,63 @@ module! {
             default: 0,
             description: "Reset the channel every this many milliseconds while writing (0: never)",
         },
+        file_cb: u32 {
+            default: 0,
+            description: "1: the file-open callback opens and closes a channel of its own",
+        },
     },
 }
 
 const MAGIC: u32 = 0x5954_4b52;
 const EVENT: usize = 64;
 
-/// The channel owner: nothing to do on callbacks but count buffer-full episodes.
+/// The channel owner: counts buffer-full episodes and the file callbacks (reported at unload,
+/// where opens must equal releases and maps unmaps once every file is closed).
 struct Owner {
     full: Atomic<u32>,
+    opens: Atomic<u32>,
+    releases: Atomic<u32>,
+    maps: Atomic<u32>,
+    unmaps: Atomic<u32>,
 }
+
+/// The owner of the channels that the file-open callback opens (`file_cb=1`).
+struct Nested;
+
+#[vtable]
+impl relay::Callbacks for Nested {}
 
 #[vtable]
 impl relay::Callbacks for Owner {
     fn buf_full(&self, _cpu: u32) {
         self.full.add(1, Relaxed);
+    }
+
+    fn file_open(&self, _cpu: u32) -> Result {
+        let n = self.opens.fetch_add(1, Relaxed);
+        if *module_parameters::file_cb.value() != 0 {
+            // File callbacks run with no relay lock held, so they may open and close channels.
+            let name = CString::try_from_fmt(fmt!("kt298/from-open{}", n))?;
+            let config = Config::new(Geometry::new(4096, 2)?, Mode::Overwrite);
+            let nested = Channel::open(&name, config, Nested)?;
+            if !nested.write(&[0; EVENT]) {
+                return Err(EIO);
+            }
+        }
+        Ok(())
+    }
+
+    fn file_release(&self, _cpu: u32) {
+        self.releases.add(1, Relaxed);
+    }
+
+    fn file_mmap(&self, _cpu: u32) -> Result {
+        self.maps.add(1, Relaxed);
+        Ok(())
+    }
+
+    fn file_unmap(&self, _cpu: u32) {
+        self.unmaps.add(1, Relaxed);
     }
 }
 
@@ -230,6 +273,10 @@ impl kernel::Module for RelayProducer {
         };
         let owner = Owner {
             full: Atomic::new(0),
+            opens: Atomic::new(0),
+            releases: Atomic::new(0),
+            maps: Atomic::new(0),
+            unmaps: Atomic::new(0),
         };
         let chan = Channel::open(c"kt298/events", Config::new(geometry, mode), owner)?;
         let ncpus = kernel::cpu::nr_cpu_ids() as usize;
@@ -326,6 +373,14 @@ impl Drop for RelayProducer {
             s.lost_too_big,
             s.lost_busy,
             self.producer.chan.callbacks().full.load(Relaxed)
+        );
+        let cb = self.producer.chan.callbacks();
+        pr_info!(
+            "kt298/events: file opens {} releases {} maps {} unmaps {}\n",
+            cb.opens.load(Relaxed),
+            cb.releases.load(Relaxed),
+            cb.maps.load(Relaxed),
+            cb.unmaps.load(Relaxed)
         );
         // The channel closes when the last reference (ours) goes.
     }

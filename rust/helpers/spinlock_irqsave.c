@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/irqflags.h>
 #include <linux/spinlock.h>
 
-__rust_helper unsigned long rust_helper_spin_lock_irqsave(spinlock_t *lock)
-{
-	unsigned long flags;
+/* Defined in rust/local_interrupt.c. */
+void rust_local_interrupt_disable(void);
+void rust_local_interrupt_enable(void);
 
-	spin_lock_irqsave(lock, flags);
-	return flags;
+__rust_helper void rust_helper_local_interrupt_disable(void)
+{
+	rust_local_interrupt_disable();
 }
 
-__rust_helper void rust_helper_spin_unlock_irqrestore(spinlock_t *lock,
-						      unsigned long flags)
+__rust_helper void rust_helper_local_interrupt_enable(void)
 {
-	spin_unlock_irqrestore(lock, flags);
+	rust_local_interrupt_enable();
 }
 
-__rust_helper int rust_helper_spin_trylock_irqsave(spinlock_t *lock,
-						   unsigned long *flags)
+__rust_helper bool rust_helper_irqs_disabled(void)
 {
-	return spin_trylock_irqsave(lock, *flags);
+	return irqs_disabled();
 }

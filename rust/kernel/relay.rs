@@ -54,13 +54,13 @@ use crate::{
     bindings,
     error::{Result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_uint, c_ulong, c_void},
-    new_mutex, new_poll_condvar,
+    new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
     str::CString,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         poll::PollCondVar,
-        Arc, Mutex,
+        Arc, CondVar, Mutex,
     },
     types::Opaque,
 };
@@ -121,9 +121,16 @@ pub struct SubbufStart<'a> {
 /// What a channel's owner is told, and asked.
 ///
 /// Every method is optional. The writer-side callbacks ([`Callbacks::subbuf_start`],
-/// [`Callbacks::deliver`], [`Callbacks::buf_full`]) run in the context of a write, with
-/// interrupts or preemption disabled, so they must not sleep. The file callbacks run in process
-/// context, and only while the channel is open.
+/// [`Callbacks::deliver`], [`Callbacks::buf_full`]) run in the context of a write (or of
+/// [`Channel::flush`] and [`Channel::reset`], in an interrupt on the buffer's CPU), with
+/// interrupts or preemption disabled, so they must not sleep. They run with the buffer marked
+/// busy: a write they make to the same CPU's buffer of their own channel is refused and
+/// counted in [`Stats::lost_busy`].
+///
+/// The file callbacks run in process context, only while the channel is open, and with no
+/// relay lock held, so they may open and close channels; closing the channel waits for those in
+/// progress. [`Callbacks::file_mmap`] and [`Callbacks::file_unmap`] run under the mapping's
+/// `mmap_lock`.
 #[vtable]
 pub trait Callbacks: Send + Sync {
     /// A new sub-buffer is about to be started. Return false to refuse it: the write that
@@ -168,6 +175,10 @@ pub trait Callbacks: Send + Sync {
 }
 
 /// The counters of one CPU's buffer (or, from [`Channel::stats_total`], of all of them).
+///
+/// Read while writers may be running, without stopping them (as the C relay reads its
+/// counters): each counter is exact for some moment, but a write in progress may be counted in
+/// one and not yet in another. Once the writers are done, they are exact. They wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Records stored.
@@ -193,13 +204,13 @@ impl Stats {
     }
 
     fn add(&mut self, o: &Stats) {
-        self.events += o.events;
-        self.bytes += o.bytes;
-        self.lost_full += o.lost_full;
-        self.lost_too_big += o.lost_too_big;
-        self.lost_busy += o.lost_busy;
-        self.produced += o.produced;
-        self.consumed += o.consumed;
+        self.events = self.events.wrapping_add(o.events);
+        self.bytes = self.bytes.wrapping_add(o.bytes);
+        self.lost_full = self.lost_full.wrapping_add(o.lost_full);
+        self.lost_too_big = self.lost_too_big.wrapping_add(o.lost_too_big);
+        self.lost_busy = self.lost_busy.wrapping_add(o.lost_busy);
+        self.produced = self.produced.wrapping_add(o.produced);
+        self.consumed = self.consumed.wrapping_add(o.consumed);
     }
 }
 
@@ -207,9 +218,9 @@ impl Stats {
 /// ([`Channel::write_fast`] or a [`Local`]), by a write with interrupts off that found `busy`
 /// clear, or in [`with_writer`]. It lives in the buffer's [`Slot`].
 ///
-/// Plain fields, not atomics: the write path must cost no more than the C relay's, and the
-/// kernel's atomics are function calls from Rust. Other CPUs see the counters through
-/// [`with_writer`] and the data through `Buffer::produced`.
+/// Plain fields, not atomics: the write path must cost no more than the C relay's. Other CPUs
+/// read the counters racily (`Buffer::stats`, one word each, as C relay does) and see the data
+/// through `Buffer::produced`.
 ///
 /// `data <= cur <= end` point into the current sub-buffer: `end` is `data + subbuf_size` while
 /// it is started, `cur` while not.
@@ -256,17 +267,22 @@ impl WriterState {
 /// instruction each), as the kernel does with its hottest per-CPU counters. Everything else
 /// reaches it through `Buffer::slot`, a plain pointer.
 ///
-/// Only CPU `buf.cpu` touches it (or whoever holds the CPU hotplug read lock while that CPU is
+/// Only CPU `buf.cpu` writes it (or whoever holds the CPU hotplug read lock while that CPU is
 /// offline): `w` with interrupts off and `busy` clear, or by whoever set `busy` (with
-/// preemption or interrupts off until it clears it); `busy` and `lost_busy` with volatile or
-/// `this_cpu` accesses.
+/// preemption or interrupts off until it clears it). Whoever uses `w` sets `busy` before
+/// anything that may call back into the owner's code (the slow path of a write, and
+/// [`with_writer`]), so that a callback that writes to the channel is refused instead of
+/// aliasing `w`. `busy` and `lost_busy` are atomics (the write paths reach `busy` with
+/// `this_cpu` operations, single accesses too); statistics readers on other CPUs read the
+/// counters of `w` racily, as the C relay does.
 #[repr(C)]
 struct Slot {
-    /// A preemptible write ([`Channel::write_fast`]) is in progress or a [`Local`] has the
-    /// buffer (`1`, else `0`); other writes on this CPU are refused.
-    busy: usize,
+    /// A preemptible write ([`Channel::write_fast`]), the slow path of a write (which may call
+    /// back) or [`with_writer`] is in progress, or a [`Local`] has the buffer (`1`, else `0`);
+    /// other writes on this CPU are refused.
+    busy: Atomic<usize>,
     /// Writes refused because of `busy`.
-    lost_busy: usize,
+    lost_busy: Atomic<usize>,
     w: WriterState,
     /// The buffer this is the writer side of.
     buf: *const Buffer,
@@ -387,8 +403,8 @@ impl Buffer {
                 // so its address stays valid as long as it lives.
                 unsafe {
                     slot.as_ptr().write(Slot {
-                        busy: 0,
-                        lost_busy: 0,
+                        busy: Atomic::new(0),
+                        lost_busy: Atomic::new(0),
                         w: WriterState {
                             data: start.as_ptr(),
                             cur: start.as_ptr().wrapping_add(config.header),
@@ -432,16 +448,37 @@ impl Buffer {
         unsafe { &raw mut (*self.slot.as_ptr()).w }
     }
 
-    /// [`Slot::busy`], accessed as the [`Slot`] documentation says.
-    fn busy(&self) -> *mut usize {
-        // SAFETY: As in `ws`.
-        unsafe { &raw mut (*self.slot.as_ptr()).busy }
+    /// [`Slot::busy`], written as the [`Slot`] documentation says.
+    fn busy(&self) -> &Atomic<usize> {
+        // SAFETY: As in `ws`; the field is an atomic, so a shared reference to it is fine.
+        unsafe { &(*self.slot.as_ptr()).busy }
     }
 
-    /// [`Slot::lost_busy`], accessed as the [`Slot`] documentation says.
-    fn lost_busy(&self) -> *mut usize {
-        // SAFETY: As in `ws`.
-        unsafe { &raw mut (*self.slot.as_ptr()).lost_busy }
+    /// [`Slot::lost_busy`].
+    fn lost_busy(&self) -> &Atomic<usize> {
+        // SAFETY: As in `busy`.
+        unsafe { &(*self.slot.as_ptr()).lost_busy }
+    }
+
+    /// Runs `f` on the writer state with `busy` set, so that a write from a callback that `f`
+    /// makes is refused (and counted) instead of reaching the state `f` holds.
+    ///
+    /// # Safety
+    ///
+    /// Called on the buffer's CPU (or while it is offline) by a caller that may use the writer
+    /// state: interrupts are off and `busy` is clear, or the caller set `busy`.
+    #[inline(always)]
+    unsafe fn with_busy<R>(&self, f: impl FnOnce(&mut WriterState) -> R) -> R {
+        let busy = self.busy();
+        let was = busy.load(Relaxed);
+        busy.store(1, Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: By the function's requirements the state is ours; writes that come now (from
+        // callbacks, or from interrupts of a preemptible caller) see `busy` and keep off it.
+        let r = f(unsafe { &mut *self.ws() });
+        compiler_fence(Ordering::SeqCst);
+        busy.store(was, Relaxed);
+        r
     }
 
     /// Wakes the readers waiting for what was just published (a complete sub-buffer, or the
@@ -490,7 +527,7 @@ impl Buffer {
                 let data = unsafe { core::slice::from_raw_parts(ws.data, offset) };
                 cb.deliver(self.cpu, ws.produced, data);
             }
-            ws.bytes_done += offset - self.header;
+            ws.bytes_done = ws.bytes_done.wrapping_add(offset - self.header);
             ws.produced = ws.produced.wrapping_add(1);
             // Publishes the data and the padding of the completed sub-buffer.
             self.produced.store(ws.produced, Release);
@@ -566,14 +603,14 @@ impl Buffer {
         let offset = self.used(ws).unwrap_or(refused(&self.geometry));
         match self.geometry.place(offset, len, self.header) {
             Placement::TooBig => {
-                ws.lost_too_big += 1;
+                ws.lost_too_big = ws.lost_too_big.wrapping_add(1);
                 return None;
             }
             Placement::Here => {}
             Placement::Next { .. } => {
                 // SAFETY: Same requirements.
                 if !unsafe { self.switch(ws, cb) } {
-                    ws.lost_full += 1;
+                    ws.lost_full = ws.lost_full.wrapping_add(1);
                     return None;
                 }
             }
@@ -619,13 +656,11 @@ impl Buffer {
     /// returns `true`.
     #[inline(always)]
     unsafe fn claim(&self) -> bool {
-        // SAFETY: Only this CPU accesses `busy`, and nothing can interrupt us.
-        unsafe {
-            if ptr::read_volatile(self.busy()) != 0 {
-                return false;
-            }
-            ptr::write_volatile(self.busy(), 1);
+        // Only this CPU writes `busy`, and nothing can interrupt us between the two accesses.
+        if self.busy().load(Relaxed) != 0 {
+            return false;
         }
+        self.busy().store(1, Relaxed);
         true
     }
 
@@ -636,28 +671,45 @@ impl Buffer {
     /// Called on the buffer's CPU with interrupts or preemption off.
     #[inline(always)]
     unsafe fn count_busy(&self) {
-        // SAFETY: Only this CPU accesses `lost_busy`, and any write that interrupts us finishes
-        // before we go on.
-        unsafe {
-            let lost = ptr::read_volatile(self.lost_busy());
-            ptr::write_volatile(self.lost_busy(), lost.wrapping_add(1));
-        }
+        // A count of refused writes; after 2^64 (or 2^32) of them, it wraps.
+        self.lost_busy().add(1, Relaxed);
     }
 
-    /// The counters, read on the buffer's CPU. May sleep.
+    /// The counters, read without stopping the writer: each is a single word read once, as
+    /// the C relay reads its buffers' counters, so a concurrent write may be counted or not and
+    /// the counters may be a few writes apart from one another. Never sleeps, runs anywhere.
     fn stats(&self) -> Stats {
-        let mut st = Stats::default();
-        with_writer(self, &mut |b, ws| {
-            st.events = ws.events;
-            st.bytes = ws.bytes_done + (ws.offset() - b.header);
-            st.lost_full = ws.lost_full;
-            st.lost_too_big = ws.lost_too_big;
-            // SAFETY: `with_writer` runs on the buffer's CPU (or it is offline).
-            st.lost_busy = unsafe { ptr::read_volatile(b.lost_busy()) };
-        });
-        st.produced = self.produced.load(Relaxed);
-        st.consumed = self.consumed.load(Relaxed);
-        st
+        let ws = self.ws();
+        // Racy reads, on purpose (`data_race()` in C): the writer updates these with plain
+        // stores on its CPU. A word-sized read sees the old or the new value.
+        // SAFETY: `ws` is valid as long as the buffer; the reads are single volatile loads of
+        // word-sized fields, which are never torn, and we only copy the values.
+        let (events, bytes_done, lost_full, lost_too_big, data, cur) = unsafe {
+            (
+                ptr::read_volatile(&raw const (*ws).events),
+                ptr::read_volatile(&raw const (*ws).bytes_done),
+                ptr::read_volatile(&raw const (*ws).lost_full),
+                ptr::read_volatile(&raw const (*ws).lost_too_big),
+                ptr::read_volatile(&raw const (*ws).data),
+                ptr::read_volatile(&raw const (*ws).cur),
+            )
+        };
+        // `data` and `cur` may come from two sub-buffers if the writer moved between the two
+        // reads: count at most one sub-buffer's records then.
+        let current = cur
+            .addr()
+            .saturating_sub(data.addr())
+            .min(self.geometry.subbuf_size())
+            .saturating_sub(self.header);
+        Stats {
+            events,
+            bytes: bytes_done.wrapping_add(current),
+            lost_full,
+            lost_too_big,
+            lost_busy: self.lost_busy().load(Relaxed),
+            produced: self.produced.load(Relaxed),
+            consumed: self.consumed.load(Relaxed),
+        }
     }
 
     /// The next readable bytes for a reader that has consumed `*bc` bytes of sub-buffer
@@ -720,6 +772,7 @@ impl PinnedDrop for Buffer {
 
 /// The file callbacks of a channel with the type of its owner erased, so that files (which may
 /// outlive the owner's module) can call them while, and only while, the channel is open.
+#[derive(Clone, Copy)]
 struct Notify {
     data: *const c_void,
     open: unsafe fn(*const c_void, u32) -> Result,
@@ -780,11 +833,24 @@ impl Notify {
     }
 }
 
+// SAFETY: `data` points to a `T: Send + Sync` (the functions are plain code), and is only used
+// while the channel is open (see `Owner`).
+unsafe impl Send for Notify {}
+
+/// The owner's file callbacks, and the calls of them in progress.
+struct Owner {
+    /// The callbacks, while the channel is open.
+    notify: Option<Notify>,
+    /// Calls in progress: [`Channel`]'s drop waits for them to end once `notify` is cleared.
+    calls: usize,
+}
+
 /// What the registry keeps of a channel; files hold references to it.
 ///
 /// # Invariants
 ///
 /// `reg` is only accessed with the registry lock held.
+#[pin_data]
 struct Shared {
     path: CString,
     config: Config,
@@ -793,23 +859,58 @@ struct Shared {
     /// The writer side of `bufs`; declared after them, so dropped after them.
     slots: Slots,
     reg: UnsafeCell<RegState>,
+    /// The file callbacks. Their own lock, not the registry's, and held only around the
+    /// bookkeeping: a callback runs with no relay lock held, so it may open or close channels.
+    #[pin]
+    owner: Mutex<Owner>,
+    /// Notified when the last call in progress ends after the channel closed.
+    #[pin]
+    owner_idle: CondVar,
 }
 
 /// The registry-locked part of [`Shared`].
 struct RegState {
-    /// The owner's callbacks, while the channel is open.
-    notify: Option<Notify>,
     /// Files and directories made for the channel in relayfs.
     files: fs::ChannelFiles,
 }
 
-// SAFETY: `reg` is only used under the registry lock; buffers are `Sync`; `notify` points to a
-// `T: Sync` and is only used while the channel is open.
+// SAFETY: `reg` is only used under the registry lock; buffers are `Sync`; the callbacks point to
+// a `T: Sync` and are only used while the channel is open.
 unsafe impl Send for Shared {}
 // SAFETY: As above.
 unsafe impl Sync for Shared {}
 
 impl Shared {
+    /// A channel's shared part. Not generic, so that its locks have one lock class each.
+    fn new(
+        path: CString,
+        config: Config,
+        bufs: KVec<Option<Pin<KBox<Buffer>>>>,
+        slots: Slots,
+        notify: Notify,
+    ) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Shared {
+                path,
+                config,
+                bufs,
+                slots,
+                reg: UnsafeCell::new(RegState {
+                    files: fs::ChannelFiles::new(),
+                }),
+                owner <- new_mutex!(
+                    Owner {
+                        notify: Some(notify),
+                        calls: 0,
+                    },
+                    "relay_channel::owner"
+                ),
+                owner_idle <- new_condvar!("relay_channel::owner_idle"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
     fn buffer(&self, cpu: u32) -> Option<&Buffer> {
         self.bufs.get(cpu as usize)?.as_deref()
     }
@@ -826,11 +927,32 @@ impl Shared {
         unsafe { &mut *self.reg.get() }
     }
 
-    /// Calls an owner's file callback if the channel is still open.
+    /// Calls an owner's file callback if the channel is still open, with no relay lock held:
+    /// the call is counted, and [`Shared::close_owner`] waits for it.
     fn notify<R>(&self, f: impl FnOnce(&Notify) -> R) -> Option<R> {
-        let _guard = registry();
-        // SAFETY: The lock is held; the reference lives only in this call.
-        unsafe { self.reg_mut() }.notify.as_ref().map(f)
+        let n = {
+            let mut owner = self.owner.lock();
+            let n = owner.notify?;
+            owner.calls += 1;
+            n
+        };
+        let r = f(&n);
+        let mut owner = self.owner.lock();
+        owner.calls -= 1;
+        if owner.calls == 0 && owner.notify.is_none() {
+            self.owner_idle.notify_all();
+        }
+        Some(r)
+    }
+
+    /// Stops calls to the owner's file callbacks, and waits for those in progress to end. May
+    /// sleep.
+    fn close_owner(&self) {
+        let mut owner = self.owner.lock();
+        owner.notify = None;
+        while owner.calls > 0 {
+            self.owner_idle.wait(&mut owner);
+        }
     }
 }
 
@@ -917,8 +1039,11 @@ fn cpu_possible(cpu: u32) -> bool {
 }
 
 /// Runs `f` on `cpu`'s buffer writer state, on that CPU (or directly if it is offline), at a
-/// moment when no write is in progress there.
+/// moment when no write is in progress there. `busy` is set while `f` runs, so that writes
+/// from callbacks that `f` makes are refused. May sleep (it waits for a preemptible write or a
+/// [`Local`] to end).
 fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
+    crate::task::might_sleep();
     struct Call<'a> {
         buf: &'a Buffer,
         f: &'a mut dyn FnMut(&Buffer, &mut WriterState),
@@ -933,14 +1058,16 @@ fn with_writer(buf: &Buffer, f: &mut dyn FnMut(&Buffer, &mut WriterState)) {
     unsafe extern "C" fn run(info: *mut c_void) {
         // SAFETY: `info` is the `Call` below, alive for the synchronous call.
         let call = unsafe { &mut *info.cast::<Call<'_>>() };
-        // SAFETY: We run on the buffer's CPU with interrupts off (or it is offline).
-        if unsafe { ptr::read_volatile(call.buf.busy()) } != 0 {
+        if call.buf.busy().load(Relaxed) != 0 {
             // We interrupted a preemptible write in progress (or were called, wrongly, with a
             // `Local` of this buffer held): try again later.
             return;
         }
-        // SAFETY: No write is in progress and none can start until we return.
-        (call.f)(call.buf, unsafe { &mut *call.buf.ws() });
+        let buf = call.buf;
+        let f = &mut *call.f;
+        // SAFETY: We run on the buffer's CPU with interrupts off (or it is offline and stays
+        // so), and `busy` is clear: no write is in progress and none can start until we return.
+        unsafe { buf.with_busy(|ws| f(buf, ws)) };
         call.done = true;
     }
     let mut call = Call {
@@ -1020,18 +1147,12 @@ impl<T: Callbacks> Channel<T> {
             };
             bufs.push(b, GFP_KERNEL)?;
         }
-        let shared = Arc::new(
-            Shared {
-                path: CString::try_from(path)?,
-                config,
-                bufs,
-                slots,
-                reg: UnsafeCell::new(RegState {
-                    notify: Some(Notify::of(&*callbacks)),
-                    files: fs::ChannelFiles::new(),
-                }),
-            },
-            GFP_KERNEL,
+        let shared = Shared::new(
+            CString::try_from(path)?,
+            config,
+            bufs,
+            slots,
+            Notify::of(&*callbacks),
         )?;
         {
             let mut reg = registry();
@@ -1183,11 +1304,12 @@ impl<T: Callbacks> Channel<T> {
     #[cold]
     unsafe fn append_slow(&self, data: &[u8]) -> bool {
         // SAFETY: By the function's requirements the slot is this CPU's and its writer state is
-        // ours; `buf` is the slot's buffer.
+        // ours; `buf` is the slot's buffer. The slow path may call back (a sub-buffer is
+        // completed or started), so it runs with `busy` set: a write from a callback is refused.
         unsafe {
             let slot = self.slot_here();
             let buf = &*(*slot).buf;
-            buf.write(&mut *buf.ws(), &*self.callbacks, data)
+            buf.with_busy(|ws| buf.write(ws, &*self.callbacks, data))
         }
     }
 
@@ -1210,10 +1332,14 @@ impl<T: Callbacks> Channel<T> {
     /// [`Channel::write`], [`Channel::write_fast`] or another [`Local`], from the same code) are
     /// lost and counted in [`Stats::lost_busy`]. So are the writes of a [`Local`] made while
     /// another one, or a [`Channel::write_fast`] it interrupted, has the buffer.
+    ///
+    /// Interrupts are disabled with a count ([`crate::sync::SpinLockIrqSave`] does the same),
+    /// so [`Local`]s (and those locks' guards) may be dropped in any order: interrupts come back
+    /// when the last one is dropped.
     #[inline]
     pub fn local(&self) -> Local<'_, T> {
-        // SAFETY: Restored when the `Local` is dropped.
-        let flags = unsafe { bindings::relay_irq_save() };
+        // SAFETY: Enabled again when the `Local` is dropped.
+        unsafe { bindings::local_interrupt_disable() };
         // SAFETY: Interrupts are off; the slot's buffer lives as long as the channel.
         let buf = unsafe { &*(*self.slot_here()).buf };
         // SAFETY: Interrupts are off on the buffer's CPU; `busy` is cleared by `Local::drop`.
@@ -1221,14 +1347,17 @@ impl<T: Callbacks> Channel<T> {
         Local {
             chan: self,
             buf,
-            flags,
             owner,
             _not_send: PhantomData,
         }
     }
 
     /// Completes the current sub-buffer of every CPU that holds data, so that readers see it.
+    ///
+    /// May sleep (it runs on each CPU in turn, and waits for writes in progress there): call it
+    /// from process context, without spinlocks held.
     pub fn flush(&self) {
+        crate::task::might_sleep();
         for buf in self.shared.bufs.iter().flatten() {
             with_writer(buf, &mut |b, ws| {
                 if b.used(ws).is_some_and(|used| used > b.header) {
@@ -1240,7 +1369,10 @@ impl<T: Callbacks> Channel<T> {
     }
 
     /// Empties every buffer: data not yet read is discarded. The counters are kept.
+    ///
+    /// May sleep, as [`Channel::flush`].
     pub fn reset(&self) {
+        crate::task::might_sleep();
         for buf in self.shared.bufs.iter().flatten() {
             let mut bc = buf.reader.lock();
             with_writer(buf, &mut |b, ws| {
@@ -1268,12 +1400,13 @@ impl<T: Callbacks> Channel<T> {
         }
     }
 
-    /// The counters of `cpu`'s buffer, read on that CPU. May sleep.
+    /// The counters of `cpu`'s buffer, read while writes go on (see [`Stats`]): exact once the
+    /// writers are done. Never sleeps.
     pub fn stats(&self, cpu: u32) -> Option<Stats> {
         self.buf(cpu).map(Buffer::stats)
     }
 
-    /// The counters of all buffers added up. May sleep.
+    /// The counters of all buffers added up, read as [`Channel::stats`] does. Never sleeps.
     pub fn stats_total(&self) -> Stats {
         let mut total = Stats::default();
         for buf in self.shared.bufs.iter().flatten() {
@@ -1343,18 +1476,21 @@ impl Buffer {
     }
 }
 
+/// Closing a channel may sleep: it flushes ([`Channel::flush`]) and waits for file callbacks in
+/// progress to end.
 impl<T: Callbacks> Drop for Channel<T> {
     fn drop(&mut self) {
+        crate::task::might_sleep();
         // Complete what was written, then tell readers that nothing more will come.
         self.flush();
         for buf in self.shared.bufs.iter().flatten() {
             buf.finalized.store(true, Release);
             buf.kick_readers();
         }
+        // After this the callbacks (`self.callbacks`, dropped after this function) are not used.
+        self.shared.close_owner();
         let mut reg = registry();
         fs::channel_removed(&mut reg, &self.shared);
-        // SAFETY: The lock is held; the reference lives only in this statement.
-        unsafe { self.shared.reg_mut() }.notify = None;
         reg.channels.retain(|c| !Arc::ptr_eq(c, &self.shared));
     }
 }
@@ -1386,7 +1522,6 @@ impl<T: Callbacks> Drop for Channel<T> {
 pub struct Local<'a, T: Callbacks> {
     chan: &'a Channel<T>,
     buf: &'a Buffer,
-    flags: c_ulong,
     /// The buffer was not busy, and we marked it busy: our writes go ahead.
     owner: bool,
     _not_send: PhantomData<*mut ()>,
@@ -1417,6 +1552,13 @@ impl<T: Callbacks> Local<'_, T> {
     /// Reserves room for a record of `len` bytes to fill in place. Readers see it once it is
     /// committed (when the [`Reservation`] is dropped) and its sub-buffer is complete. `None`
     /// if it was lost (and counted).
+    ///
+    /// The reservation is the only writer of its bytes, but not always their only reader: in
+    /// [`Mode::Overwrite`] a reader that the writer lapped may still be copying the old contents
+    /// of the same place (`read()` skips such data afterwards), and a process that maps the
+    /// buffer can read it at any time. So what is written through the `&mut [u8]` may be seen
+    /// half-done by them; nothing but this reservation writes it, so what the writer reads back
+    /// is what it wrote.
     pub fn reserve(&mut self, len: usize) -> Option<Reservation<'_>> {
         let buf = self.buf;
         // SAFETY: As in `write`. The writer state stays ours while the reservation borrows us.
@@ -1438,14 +1580,13 @@ impl<T: Callbacks> Local<'_, T> {
 
 impl<T: Callbacks> Drop for Local<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: Interrupts are still off on the buffer's CPU, and `claim` marked it busy for
-        // us. The flags were saved by `Channel::local` on this CPU.
-        unsafe {
-            if self.owner {
-                ptr::write_volatile(self.buf.busy(), 0);
-            }
-            bindings::relay_irq_restore(self.flags);
+        if self.owner {
+            // Interrupts are still off on the buffer's CPU, and `claim` marked it busy for us.
+            self.buf.busy().store(0, Relaxed);
         }
+        // SAFETY: Disabled by `Channel::local` on this CPU; interrupts have been off since, so
+        // we are still there.
+        unsafe { bindings::local_interrupt_enable() };
     }
 }
 
@@ -1571,6 +1712,140 @@ mod tests {
         assert_eq!((s.events, s.bytes, s.lost_busy), (2, 32, 3));
         // The buffer is free again (this may run on another CPU; any buffer is free).
         assert!(chan.local().write(&[5; 32]));
+        Ok(())
+    }
+
+    /// Writes to its own channel from every writer-side callback, as a careless owner might.
+    struct Reentrant {
+        /// The address of the channel, once it is in place (`0` before, and from its drop on).
+        chan: Atomic<usize>,
+        /// Callbacks that wrote.
+        calls: Atomic<usize>,
+        /// Writes from callbacks that were stored: they would reach the writer state that the
+        /// interrupted write holds.
+        stored: Atomic<usize>,
+        /// A callback is writing: one that its writes cause does not write again (without the
+        /// fix they would recurse).
+        inside: Atomic<bool>,
+    }
+
+    impl Reentrant {
+        fn write_back(&self) {
+            let p = self.chan.load(Acquire);
+            if p == 0 || self.inside.xchg(true, Relaxed) {
+                return;
+            }
+            // SAFETY: The test stores the address of a boxed channel that it drops only after
+            // clearing it again, and which has no other user meanwhile.
+            let chan = unsafe { &*ptr::with_exposed_provenance::<Channel<Reentrant>>(p) };
+            self.calls.add(1, Relaxed);
+            let stored = [
+                chan.write(&[0xee; 8]),
+                chan.write_fast(&[0xee; 8]),
+                chan.local().write(&[0xee; 8]),
+            ];
+            for s in stored {
+                if s {
+                    self.stored.add(1, Relaxed);
+                }
+            }
+            self.inside.store(false, Relaxed);
+        }
+    }
+
+    #[vtable]
+    impl Callbacks for Reentrant {
+        fn subbuf_start(&self, start: &mut SubbufStart<'_>) -> bool {
+            self.write_back();
+            !start.full
+        }
+
+        fn deliver(&self, _cpu: u32, _number: usize, _data: &[u8]) {
+            self.write_back();
+        }
+
+        fn buf_full(&self, _cpu: u32) {
+            self.write_back();
+        }
+    }
+
+    #[test]
+    fn writes_from_callbacks_are_refused() -> Result {
+        let config = Config::new(Geometry::new(128, 2)?, Mode::NoOverwrite);
+        let owner = Reentrant {
+            chan: Atomic::new(0),
+            calls: Atomic::new(0),
+            stored: Atomic::new(0),
+            inside: Atomic::new(false),
+        };
+        let chan = KBox::new(
+            Channel::open(c"kunit/relay-reenter", config, owner)?,
+            GFP_KERNEL,
+        )?;
+        let cb = chan.callbacks();
+        cb.chan.store(
+            ptr::from_ref::<Channel<Reentrant>>(&chan).expose_provenance(),
+            Release,
+        );
+        // All on one CPU. 4 records fill a sub-buffer: the 5th completes sub-buffer 0 and
+        // starts 1, the 9th completes 1 and finds the buffer full, the 10th is refused again.
+        // SAFETY: Enabled below; nothing in between sleeps.
+        unsafe { bindings::relay_preempt_disable() };
+        let mut stored = 0;
+        for i in 0..10u8 {
+            if i % 2 == 0 {
+                stored += usize::from(chan.write(&[i; 32]));
+            } else {
+                stored += usize::from(chan.write_fast(&[i; 32]));
+            }
+        }
+        // SAFETY: Disabled above.
+        unsafe { bindings::relay_preempt_enable() };
+        assert_eq!(stored, 8);
+        // deliver(0), subbuf_start(1), deliver(1), subbuf_start(2), buf_full, subbuf_start(2).
+        assert_eq!(cb.calls.load(Relaxed), 6);
+        assert_eq!(cb.stored.load(Relaxed), 0);
+        let total = chan.stats_total();
+        assert_eq!((total.events, total.lost_full), (8, 2));
+        assert_eq!(total.lost_busy, 3 * cb.calls.load(Relaxed));
+        // `reset` starts every CPU's first sub-buffer again, in an interrupt on that CPU.
+        let before = cb.calls.load(Relaxed);
+        chan.reset();
+        assert!(cb.calls.load(Relaxed) > before);
+        assert_eq!(cb.stored.load(Relaxed), 0);
+        assert_eq!(chan.stats_total().lost_busy, 3 * cb.calls.load(Relaxed));
+        // Closing flushes, with callbacks: the channel must not be reached from them then.
+        cb.chan.store(0, Release);
+        Ok(())
+    }
+
+    #[test]
+    fn locals_dropped_in_any_order() -> Result {
+        let config = Config::new(Geometry::new(128, 2)?, Mode::Overwrite);
+        let a = Channel::open(c"kunit/relay-order-a", config, counting())?;
+        let b = Channel::open(c"kunit/relay-order-b", config, counting())?;
+        // SAFETY: `irqs_disabled` only reads this CPU's interrupt state.
+        let irqs_off = || unsafe { bindings::irqs_disabled() };
+        let lock = KBox::pin_init(crate::new_spinlock_irqsave!(0u32), GFP_KERNEL)?;
+        assert!(!irqs_off());
+        let la = a.local();
+        let mut lb = b.local();
+        let guard = lock.lock();
+        // Dropped in the order they were taken: interrupts stay off until the last one goes.
+        drop(la);
+        assert!(irqs_off());
+        assert!(lb.write(&[1; 32]));
+        drop(lb);
+        assert!(irqs_off());
+        drop(guard);
+        assert!(!irqs_off());
+        // And the other way round.
+        let guard = lock.lock();
+        let la = a.local();
+        drop(guard);
+        assert!(irqs_off());
+        drop(la);
+        assert!(!irqs_off());
         Ok(())
     }
 

@@ -35,11 +35,12 @@ use crate::{
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     ioctl::{_IOR, _IOW, _IOWR},
     mm::virt::VmaNew,
+    new_mutex,
     prelude::*,
     str::CString,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
-        Arc,
+        Arc, Mutex,
     },
     types::Opaque,
     uaccess::{UserPtr, UserSlice},
@@ -114,11 +115,16 @@ impl ChannelFiles {
 }
 
 /// An open CPU file.
+#[pin_data]
 struct OpenFile {
     shared: Arc<Shared>,
     cpu: u32,
-    /// Mappings made through this file that still exist.
-    maps: Atomic<usize>,
+    /// Mappings made through this file that still exist. Locked across the owner's
+    /// [`file_mmap`](super::Callbacks::file_mmap) and
+    /// [`file_unmap`](super::Callbacks::file_unmap) calls, so that they pair up: the first
+    /// mapping calls `file_mmap`, the end of the last one `file_unmap`.
+    #[pin]
+    maps: Mutex<usize>,
 }
 
 impl OpenFile {
@@ -264,13 +270,24 @@ unsafe extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
 }
 
 /// The file system type. Static, because lockdep wants the lock class keys inside it to be.
+///
+/// Initialised once, here; only `owner` changes, set by [`Registration::new`] under the
+/// registry lock before registering it (the module that registers relayfs may be loaded again
+/// at another address). Once registered, the VFS owns it until unregistered, after which
+/// `unregister_filesystem` lets it be reused.
 struct FsType(Opaque<bindings::file_system_type>);
 
-// SAFETY: Only written by `Registration::new` under the registry lock, before registering it;
-// after that the VFS owns it until unregistered.
+// SAFETY: Only written as said above: by `Registration::new`, under the registry lock, while it
+// is not registered.
 unsafe impl Sync for FsType {}
 
-static FS_TYPE: FsType = FsType(Opaque::zeroed());
+static FS_TYPE: FsType = FsType(Opaque::new(bindings::file_system_type {
+    // (`CStr::as_char_ptr` is not const.)
+    name: ptr::from_ref(c"relayfs").cast(),
+    init_fs_context: Some(init_fs_context),
+    kill_sb: Some(bindings::kill_anon_super),
+    ..pin_init::zeroed()
+}));
 
 /// relayfs, registered with the VFS until dropped.
 ///
@@ -293,15 +310,7 @@ impl Registration {
         let fs_type = FS_TYPE.0.get();
         // SAFETY: Not registered (the registry says so, and we hold its lock), so nothing else
         // uses it.
-        unsafe {
-            fs_type.write(bindings::file_system_type {
-                name: c"relayfs".as_char_ptr(),
-                owner: module.as_ptr(),
-                init_fs_context: Some(init_fs_context),
-                kill_sb: Some(bindings::kill_anon_super),
-                ..pin_init::zeroed()
-            })
-        };
+        unsafe { (*fs_type).owner = module.as_ptr() };
         // SAFETY: `fs_type` is filled in and static.
         to_result(unsafe { bindings::register_filesystem(fs_type) })?;
         reg.fs = Some(FsState {
@@ -324,8 +333,23 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut reg = registry();
-        // No channel files exist: each pins the super block, which pins the owner module.
-        reg.fs = None;
+        // Channel files pin the super block, which pins the owner module, so normally none
+        // exist when the owner unloads. But a channel opened while the module was already going
+        // away (`rmmod` found it unused, and the pin's module reference does not check for
+        // that) has files: remove them, as its close would. That drops the internal mount's
+        // last pin, and its super block goes at once (the last put of an internal mount is
+        // synchronous). No user mount exists: each pins the module too, and none can be made
+        // now (`get_fs_type` refuses a module that is going away).
+        let mut i = 0;
+        while let Some(shared) = reg.channels.get(i).cloned() {
+            channel_removed(&mut reg, &shared);
+            i += 1;
+        }
+        if let Some(fs) = reg.fs.take() {
+            if fs.mount_count != 0 || !fs.dirs.is_empty() {
+                pr_warn!("relayfs: unregistered with files left\n");
+            }
+        }
         // SAFETY: Registered in `new`.
         unsafe { bindings::unregister_filesystem(FS_TYPE.0.get()) };
     }
@@ -571,26 +595,29 @@ unsafe extern "C" fn cpu_open(inode: *mut bindings::inode, file: *mut bindings::
         Ok(_) => return EINVAL.to_errno(),
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: The callback data is live while `notify` is set.
-    match shared.notify(|n| unsafe { (n.open)(n.data, cpu) }) {
+    // Everything that can fail comes before the owner's callback, so that a successful
+    // `file_open` is always followed by a `file_release`.
+    let of = match KBox::pin_init(
+        try_pin_init!(OpenFile {
+            shared,
+            cpu,
+            maps <- new_mutex!(0, "relayfs_file::maps"),
+        }),
+        GFP_KERNEL,
+    ) {
+        Ok(of) => of,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: The callback data is live while `notify` lets us call it.
+    match of.shared.notify(|n| unsafe { (n.open)(n.data, cpu) }) {
         Some(Ok(())) => {}
         Some(Err(e)) => return e.to_errno(),
         None => return ENOENT.to_errno(),
     }
-    let of = match KBox::new(
-        OpenFile {
-            shared,
-            cpu,
-            maps: Atomic::new(0),
-        },
-        GFP_KERNEL,
-    ) {
-        Ok(of) => of,
-        Err(e) => return Error::from(e).to_errno(),
-    };
-    // SAFETY: The file is being opened; `release` takes the box back. Reads are a stream.
+    // SAFETY: The file is being opened; `release` takes the box back (and treats it as pinned:
+    // it is only dropped in place). Reads are a stream.
     unsafe {
-        (*file).private_data = KBox::into_raw(of).cast();
+        (*file).private_data = KBox::into_raw(Pin::into_inner_unchecked(of)).cast();
         bindings::stream_open(inode, file)
     }
 }
@@ -609,9 +636,9 @@ unsafe fn open_file<'a>(file: *mut bindings::file) -> &'a OpenFile {
 ///
 /// Called by the VFS, once, with a file opened by [`cpu_open`].
 unsafe extern "C" fn cpu_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    // SAFETY: `cpu_open` stored the box; it is given back once.
+    // SAFETY: `cpu_open` stored the box; it is given back once, and only dropped.
     let of = unsafe { KBox::from_raw((*file).private_data.cast::<OpenFile>()) };
-    // SAFETY: The callback data is live while `notify` is set.
+    // SAFETY: The callback data is live while `notify` lets us call it.
     of.shared.notify(|n| unsafe { (n.release)(n.data, of.cpu) });
     0
 }
@@ -670,7 +697,10 @@ unsafe extern "C" fn cpu_read(
             return EAGAIN.to_errno() as isize;
         }
         // Wait for a complete sub-buffer (or the end), without missing a wake-up between the
-        // check and the sleep.
+        // check and the sleep. Not `CondVar::wait`: it checks nothing after queueing us, which
+        // is only right when the waker changes the condition under the lock we hold, and
+        // writers take no lock. Here the check follows `prepare_to_wait` (whose barrier pairs
+        // with the one in `Buffer::kick_readers`), as `wait_event` does.
         let mut entry = core::mem::MaybeUninit::<bindings::wait_queue_entry>::uninit();
         let entry = entry.as_mut_ptr();
         // SAFETY: `entry` lives on this stack until `finish_wait`.
@@ -755,8 +785,12 @@ unsafe extern "C" fn cpu_mmap(
     if let Err(e) = new.try_clear_maywrite() {
         return e.to_errno();
     }
-    if of.maps.load(Relaxed) == 0 {
-        // SAFETY: The callback data is live while `notify` is set.
+    // Held until the mapping is counted: a concurrent `mmap` of the same file waits, so only
+    // the first one calls `file_mmap`.
+    let mut maps = of.maps.lock();
+    let first = *maps == 0;
+    if first {
+        // SAFETY: The callback data is live while `notify` lets us call it.
         match of.shared.notify(|n| unsafe { (n.mmap)(n.data, of.cpu) }) {
             Some(Ok(())) | None => {}
             Some(Err(e)) => return e.to_errno(),
@@ -766,9 +800,14 @@ unsafe extern "C" fn cpu_mmap(
     // own page references.
     let ret = unsafe { bindings::remap_vmalloc_range(vma, buf.start.as_ptr().cast(), 0) };
     if ret != 0 {
+        if first {
+            // The owner was told of a mapping that is not made after all.
+            // SAFETY: As above.
+            of.shared.notify(|n| unsafe { (n.unmap)(n.data, of.cpu) });
+        }
         return ret;
     }
-    of.maps.fetch_add(1, Relaxed);
+    *maps += 1;
     // SAFETY: The VMA is not visible yet. It holds a reference to the file, so `of` outlives it.
     unsafe {
         (*vma).vm_ops = &VM_OPS.0;
@@ -785,7 +824,7 @@ unsafe extern "C" fn cpu_mmap(
 unsafe extern "C" fn vm_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: Set by `cpu_mmap`; the VMA holds the file.
     let of = unsafe { &*(*vma).vm_private_data.cast::<OpenFile>() };
-    of.maps.fetch_add(1, Relaxed);
+    *of.maps.lock() += 1;
 }
 
 /// `close` of a CPU file mapping.
@@ -796,8 +835,10 @@ unsafe extern "C" fn vm_open(vma: *mut bindings::vm_area_struct) {
 unsafe extern "C" fn vm_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: Set by `cpu_mmap`; the VMA holds the file.
     let of = unsafe { &*(*vma).vm_private_data.cast::<OpenFile>() };
-    if of.maps.fetch_sub(1, Relaxed) == 1 {
-        // SAFETY: The callback data is live while `notify` is set.
+    let mut maps = of.maps.lock();
+    *maps -= 1;
+    if *maps == 0 {
+        // SAFETY: The callback data is live while `notify` lets us call it.
         of.shared.notify(|n| unsafe { (n.unmap)(n.data, of.cpu) });
     }
 }

@@ -115,8 +115,9 @@ impl Geometry {
     /// survive. In [`Mode::NoOverwrite`] nothing unread is ever overwritten.
     pub const fn first_readable(&self, mode: Mode, produced: usize, consumed: usize) -> usize {
         match mode {
+            // `produced` wraps (after 2^32 sub-buffers on 32-bit), so this must too.
             Mode::Overwrite if produced.wrapping_sub(consumed) >= self.n_subbufs => {
-                produced - self.n_subbufs + 1
+                produced.wrapping_sub(self.n_subbufs).wrapping_add(1)
             }
             _ => consumed,
         }
@@ -200,6 +201,26 @@ mod tests {
         assert_eq!(one.first_readable(Mode::Overwrite, 1, 0), 1);
         assert_eq!(one.first_readable(Mode::Overwrite, 5, 0), 5);
         assert_eq!(one.first_readable(Mode::NoOverwrite, 1, 0), 0);
+    }
+
+    #[test]
+    fn lapped_reader_at_the_wrap() -> Result {
+        let g = Geometry::new(256, 4)?;
+        // `produced` wrapped past zero, the reader is 7 sub-buffers behind: the oldest survivor
+        // is the one before the wrap.
+        assert_eq!(
+            g.first_readable(Mode::Overwrite, 1, usize::MAX - 5),
+            usize::MAX - 1
+        );
+        // Exactly a buffer behind, and the survivor is sub-buffer 0 of the new round.
+        assert_eq!(g.first_readable(Mode::Overwrite, 3, usize::MAX), 0);
+        // Less than a buffer behind across the wrap: not lapped.
+        assert_eq!(g.first_readable(Mode::Overwrite, 2, usize::MAX), usize::MAX);
+        assert_eq!(
+            g.first_readable(Mode::NoOverwrite, 1, usize::MAX - 5),
+            usize::MAX - 5
+        );
+        Ok(())
     }
 
     #[test]

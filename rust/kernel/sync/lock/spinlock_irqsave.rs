@@ -3,7 +3,7 @@
 //! A kernel spinlock that disables local interrupts while held.
 //!
 //! This lets process context and an interrupt handler share data: taking the lock with
-//! `spin_lock_irqsave` keeps the handler from running on the same CPU and deadlocking on it.
+//! interrupts disabled keeps the handler from running on the same CPU and deadlocking on it.
 //!
 //! C header: [`include/linux/spinlock.h`](srctree/include/linux/spinlock.h)
 
@@ -20,10 +20,15 @@ macro_rules! new_spinlock_irqsave {
 }
 pub use new_spinlock_irqsave;
 
-/// A spinlock that saves and disables local interrupts while it is held
-/// (`spin_lock_irqsave`/`spin_unlock_irqrestore`).
+/// A spinlock that disables local interrupts while it is held.
 ///
 /// Use it for data shared with an interrupt handler; the handler itself may take it too.
+///
+/// Interrupts are disabled with a per-CPU count (`rust/local_interrupt.c`, the shape of the
+/// upstream `SpinLockIrq` proposal): the first guard on a CPU saves the interrupt state and the
+/// last one dropped restores it, so guards may be dropped in any order. Saving the flags in each
+/// guard (`spin_lock_irqsave`) would re-enable interrupts under a guard still held when an
+/// earlier one is dropped first.
 ///
 /// # Examples
 ///
@@ -44,6 +49,19 @@ pub use new_spinlock_irqsave;
 /// assert_eq!(lock.lock().bytes, 256);
 /// let guard = lock.try_lock();
 /// assert!(guard.is_some());
+/// drop(guard);
+///
+/// // Guards dropped in the order they were taken: interrupts stay off until the last one goes.
+/// // SAFETY: `irqs_disabled` only reads this CPU's interrupt state.
+/// let irqs_off = || unsafe { kernel::bindings::irqs_disabled() };
+/// let other = KBox::pin_init(new_spinlock_irqsave!(0u32), GFP_KERNEL)?;
+/// let was_off = irqs_off();
+/// let first = lock.lock();
+/// let second = other.lock();
+/// drop(first);
+/// assert!(irqs_off());
+/// drop(second);
+/// assert_eq!(irqs_off(), was_off);
 /// # Ok::<(), Error>(())
 /// ```
 pub type SpinLockIrqSave<T> = super::Lock<T, SpinLockIrqSaveBackend>;
@@ -54,12 +72,13 @@ pub struct SpinLockIrqSaveBackend;
 /// A [`Guard`](super::Guard) acquired from locking a [`SpinLockIrqSave`].
 pub type SpinLockIrqSaveGuard<'a, T> = super::Guard<'a, T, SpinLockIrqSaveBackend>;
 
-// SAFETY: The underlying kernel `spinlock_t` object ensures mutual exclusion. The guard state is
-// the interrupt state saved by `lock`, restored by `unlock`; `relock` uses the default
-// implementation, which saves the state again.
+// SAFETY: The underlying kernel `spinlock_t` object ensures mutual exclusion. Interrupts are
+// disabled by `lock` (counted, see the type's documentation) before the spinlock is taken and
+// enabled by `unlock` after it is released; there is no guard state, and `relock` uses the
+// default implementation, which disables them again.
 unsafe impl super::Backend for SpinLockIrqSaveBackend {
     type State = bindings::spinlock_t;
-    type GuardState = crate::ffi::c_ulong;
+    type GuardState = ();
 
     #[inline]
     unsafe fn init(
@@ -74,28 +93,33 @@ unsafe impl super::Backend for SpinLockIrqSaveBackend {
 
     #[inline]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: Enabled again by `unlock` (or by `try_lock` if it fails).
+        unsafe { bindings::local_interrupt_disable() };
         // SAFETY: The safety requirements of this function ensure that `ptr` points to valid
         // memory, and that it has been initialised before.
-        unsafe { bindings::spin_lock_irqsave(ptr) }
+        unsafe { bindings::spin_lock(ptr) }
     }
 
     #[inline]
-    unsafe fn unlock(ptr: *mut Self::State, guard_state: &Self::GuardState) {
+    unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         // SAFETY: The safety requirements of this function ensure that `ptr` is valid and that
-        // the caller is the owner of the spinlock; `guard_state` is what `lock` saved.
-        unsafe { bindings::spin_unlock_irqrestore(ptr, *guard_state) }
+        // the caller is the owner of the spinlock.
+        unsafe { bindings::spin_unlock(ptr) };
+        // SAFETY: Disabled by `lock` (or `try_lock`) on this CPU, where we still are: interrupts
+        // have been off since.
+        unsafe { bindings::local_interrupt_enable() };
     }
 
     #[inline]
     unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
-        let mut flags = 0;
-        // SAFETY: The `ptr` pointer is guaranteed to be valid and initialized before use, and
-        // `flags` is valid for writes.
-        let result = unsafe { bindings::spin_trylock_irqsave(ptr, &mut flags) };
-
-        if result != 0 {
-            Some(flags)
+        // SAFETY: Enabled again below on failure, else by `unlock`.
+        unsafe { bindings::local_interrupt_disable() };
+        // SAFETY: The `ptr` pointer is guaranteed to be valid and initialized before use.
+        if unsafe { bindings::spin_trylock(ptr) } != 0 {
+            Some(())
         } else {
+            // SAFETY: Disabled above, on this CPU.
+            unsafe { bindings::local_interrupt_enable() };
             None
         }
     }
