@@ -22,27 +22,21 @@ base=$mnt/kt298/events
 stop=/tmp/relay-stress.stop
 mkdir -p $mnt /tmp/relay-stress-bg
 
-# unload NAME: rmmod NAME, retried while something (the churn) still uses it.
-unload() {
+# retry PRESENT CMD...: run CMD until it succeeds (while the churn still uses what it
+# removes), or until PRESENT finds it gone; 200 tries 50 ms apart.
+retry() {
+	_present=$1
+	shift
 	_i=0
-	until rmmod "$1" 2>/dev/null; do
-		grep -q "^$1 " /proc/modules || return 0
+	until "$@" 2>/dev/null; do
+		sh -c "$_present" || return 0
 		_i=$((_i + 1))
 		[ $_i -ge 200 ] && return 1
 		sleep 0.05
 	done
 }
-
-# unmount DIR: umount DIR, retried while a churn open keeps it busy.
-unmount() {
-	_i=0
-	until umount "$1" 2>/dev/null; do
-		grep -q " $1 " /proc/mounts || return 0
-		_i=$((_i + 1))
-		[ $_i -ge 200 ] && return 1
-		sleep 0.05
-	done
-}
+unload() { retry "grep -q '^$1 ' /proc/modules" rmmod "$1"; }
+unmount() { retry "grep -q ' $1 ' /proc/mounts" umount "$1"; }
 
 # The churn: opens, maps, stats reads, mounts and unmounts, until $stop.
 churn() {

@@ -323,11 +323,11 @@ fn bench(pages: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Tries a private writable mapping of the device, which it refuses.
-fn private() -> Result<(), String> {
+/// Maps one page of the device private with protection `prot`; the open file goes with it.
+fn map_private(prot: i32) -> Result<(Map, fs::File), String> {
     let f = OpenOptions::new()
         .read(true)
-        .write(true)
+        .write(prot & PROT_WRITE != 0)
         .open("/dev/kscrubd")
         .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
     // SAFETY: A fresh mapping at an address chosen by the kernel.
@@ -335,7 +335,7 @@ fn private() -> Result<(), String> {
         mmap(
             std::ptr::null_mut(),
             PAGE,
-            PROT_READ | PROT_WRITE,
+            prot,
             MAP_PRIVATE,
             f.as_raw_fd(),
             0,
@@ -344,7 +344,12 @@ fn private() -> Result<(), String> {
     if ptr == MAP_FAILED {
         return Err(format!("refused: {}", std::io::Error::last_os_error()));
     }
-    drop(Map { ptr, len: PAGE });
+    Ok((Map { ptr, len: PAGE }, f))
+}
+
+/// Tries a private writable mapping of the device, which it refuses.
+fn private() -> Result<(), String> {
+    map_private(PROT_READ | PROT_WRITE)?;
     println!("private=mapped");
     Ok(())
 }
@@ -353,28 +358,7 @@ fn private() -> Result<(), String> {
 /// make the mapping writable with `mprotect`, which must fail: a private writable mapping
 /// would copy pages at their first write.
 fn private_ro() -> Result<(), String> {
-    let f = OpenOptions::new()
-        .read(true)
-        .open("/dev/kscrubd")
-        .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
-    // SAFETY: A fresh mapping at an address chosen by the kernel.
-    let ptr = unsafe {
-        mmap(
-            std::ptr::null_mut(),
-            PAGE,
-            PROT_READ,
-            MAP_PRIVATE,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if ptr == MAP_FAILED {
-        return Err(format!(
-            "private read-only mapping refused: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    let m = Map { ptr, len: PAGE };
+    let (m, _f) = map_private(PROT_READ).map_err(|e| format!("private read-only mapping {e}"))?;
     if m.word(0) != 0 {
         return Err("the page is not zero".into());
     }
