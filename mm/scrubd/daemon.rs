@@ -13,6 +13,7 @@ use kernel::{
     kthread,
     mm::zeroed_pool::{
         self,
+        Watch,
         ZeroMode,
         ZeroedPool, //
     },
@@ -57,7 +58,8 @@ impl Shared {
         let max_order = zeroed_pool::MAX_ORDER as i32;
         let nt = i32::from(ZeroMode::non_temporal_available());
         let entries = [
-            Entry::new(c"scrub_start", 0, max_order, 6i32.min(max_order)),
+            // Off until an order is written, as in 2005.
+            Entry::new(c"scrub_start", 0, max_order, 0),
             Entry::new(c"scrub_stop", 0, max_order, 4i32.min(max_order)),
             Entry::new(c"scrub_load", 0, i32::MAX, 999),
             Entry::new(c"scrub_pool_pages", 0, 1 << 20, DEFAULT_POOL_PAGES),
@@ -74,7 +76,7 @@ impl Shared {
     pub(crate) fn params(&self) -> Params {
         let get = |i, default: i32| self.sysctl.get(i).unwrap_or(default).max(0) as u32;
         Params {
-            start: get(policy::START, 6),
+            start: get(policy::START, 0),
             stop: get(policy::STOP, 4),
             load: get(policy::LOAD, 999),
             target: get(policy::POOL_PAGES, DEFAULT_POOL_PAGES) as usize,
@@ -106,8 +108,28 @@ impl Shrink for Shared {
 }
 
 /// The body of thread `kscrubd<nid>`: keeps node `nid`'s pool filled until asked to stop.
+///
+/// It runs in the `SCHED_IDLE` class, so it zeroes only on a CPU that nothing else wants, and
+/// sleeps until the page allocator forms a free block of order `scrub_start` ([`Watch`]).
 pub(crate) fn run(shared: Arc<Shared>, nid: i32) {
     kthread::set_freezable();
+    if let Err(e) = kthread::set_sched_idle() {
+        pr_warn!(
+            "kscrubd{}: no SCHED_IDLE ({:?}): zeroing at normal priority\n",
+            nid,
+            e
+        );
+    }
+    // Without a watch, the thread still looks for free blocks at every timeout.
+    let watch = Watch::new(nid, current!())
+        .inspect_err(|e| pr_warn!("kscrubd{}: no wake-up on free blocks ({:?})\n", nid, e))
+        .ok();
+    let arm_and_sleep = |start: u32, timeout| {
+        if let Some(w) = &watch {
+            w.arm(start);
+        }
+        kthread::sleep(Some(timeout), || watch.as_ref().is_some_and(|w| !w.armed()));
+    };
     let pool = &shared.pool;
     let mut filling = false;
     while !kthread::should_stop() {
@@ -131,9 +153,21 @@ pub(crate) fn run(shared: Arc<Shared>, nid: i32) {
                     .any(|order| matches!(pool.refill(nid, order, mode), Ok(true)));
                 if !filling {
                     // The free blocks went to someone else, or the pool is full of small blocks.
-                    kthread::sleep(Some(Idle::NoBlocks.timeout()), || false);
+                    arm_and_sleep(p.start, Idle::NoBlocks.timeout());
                 }
                 kthread::cond_resched();
+            }
+            Action::Sleep(Idle::NoBlocks) => {
+                filling = false;
+                arm_and_sleep(p.start, Idle::NoBlocks.timeout());
+            }
+            Action::Sleep(Idle::Off) => {
+                filling = false;
+                // Stopped: the pool's pages go back to the page allocator.
+                if pool.pages(nid) != 0 {
+                    pool.shrink(nid, usize::MAX);
+                }
+                kthread::sleep(Some(Idle::Off.timeout()), || false);
             }
             Action::Sleep(why) => {
                 filling = false;

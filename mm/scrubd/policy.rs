@@ -5,7 +5,8 @@
 //! The 2005 rule (Christoph Lameter's prezeroing V6): a free block of order `scrub_start` or
 //! higher wakes kscrubd, which then zeroes blocks of order `scrub_stop` and higher until none is
 //! left; nothing happens while the load average is at or above `scrub_load`. Here kscrubd fills a
-//! pool of bounded size, so "none left" becomes "the pool is at its target".
+//! pool of bounded size, so "none left" becomes "the pool is at its target". As in 2005,
+//! `scrub_start` 0 means off: kscrubd loaded does nothing until an order is written there.
 
 use kernel::{
     prelude::*,
@@ -22,7 +23,7 @@ pub(crate) const NON_TEMPORAL: usize = 4;
 /// The sysctl values, as read at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Params {
-    /// `vm.scrub_start`: free blocks of this order or higher wake kscrubd.
+    /// `vm.scrub_start`: free blocks of this order or higher wake kscrubd; 0: kscrubd is off.
     pub(crate) start: u32,
     /// `vm.scrub_stop`: kscrubd zeroes blocks of this order and higher (up to `start`).
     pub(crate) stop: u32,
@@ -52,6 +53,8 @@ pub(crate) struct Observed {
 /// Why kscrubd sleeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Idle {
+    /// `scrub_start` is 0: stopped, with an empty pool.
+    Off,
     /// The pool has no room for a block of order `stop`.
     Full,
     /// No free block of a suitable order.
@@ -66,8 +69,10 @@ impl Idle {
     /// How long to sleep before looking again, unless woken.
     pub(crate) fn timeout(self) -> Delta {
         match self {
+            Idle::Off => Delta::from_secs(1),
             Idle::Full => Delta::from_secs(10),
-            Idle::NoBlocks => Delta::from_secs(1),
+            // The page allocator wakes kscrubd when a block of order `start` forms.
+            Idle::NoBlocks => Delta::from_secs(10),
             Idle::Busy => Delta::from_secs(5),
             Idle::LowMemory => Delta::from_secs(1),
         }
@@ -84,9 +89,9 @@ pub(crate) enum Action {
 }
 
 /// Returns true if the sysctls `start` and `stop` are consistent: kscrubd cannot zero down to
-/// an order above the one that wakes it.
+/// an order above the one that wakes it. With `start` 0 (off), `stop` is kept for later.
 pub(crate) fn orders_valid(start: i32, stop: i32) -> bool {
-    0 <= stop && stop <= start
+    0 <= stop && 0 <= start && (start == 0 || stop <= start)
 }
 
 /// Returns true if the load average allows zeroing.
@@ -122,6 +127,9 @@ pub(crate) fn has_room(p: &Params, pool_pages: usize) -> bool {
 /// order `stop` or higher are free, until the pool is full. It does nothing while the load is at
 /// or above the limit, or while memory is short.
 pub(crate) fn decide(filling: bool, p: &Params, o: &Observed) -> Action {
+    if p.start == 0 {
+        return Action::Sleep(Idle::Off);
+    }
     if !load_ok(o.load, o.shift, p.load) {
         return Action::Sleep(Idle::Busy);
     }
@@ -165,8 +173,11 @@ mod tests {
         assert!(orders_valid(6, 4));
         assert!(orders_valid(4, 4));
         assert!(orders_valid(0, 0));
+        // Off: `stop` waits for the next start.
+        assert!(orders_valid(0, 4));
         assert!(!orders_valid(4, 6));
         assert!(!orders_valid(4, -1));
+        assert!(!orders_valid(-1, 0));
     }
 
     #[test]
@@ -232,6 +243,23 @@ mod tests {
         assert_eq!(
             decide(false, &off, &seen(0, 9, 9)),
             Action::Sleep(Idle::Full)
+        );
+    }
+
+    #[test]
+    fn off_until_started() {
+        let off = Params { start: 0, ..P };
+        assert_eq!(
+            decide(false, &off, &seen(0, 9, 9)),
+            Action::Sleep(Idle::Off)
+        );
+        assert_eq!(
+            decide(true, &off, &seen(100, 9, 9)),
+            Action::Sleep(Idle::Off)
+        );
+        assert_eq!(
+            decide(false, &P, &seen(0, 9, 9)),
+            Action::Fill { high: 6, low: 4 }
         );
     }
 

@@ -330,6 +330,29 @@ pub fn cond_resched() {
     unsafe { bindings::cond_resched() };
 }
 
+/// Moves the current thread to the `SCHED_IDLE` class: it runs on a CPU only when no other
+/// task wants that CPU, and any task that wakes up there preempts it. For background work that
+/// must not show up in anyone's latency.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::kthread::{self, Thread};
+///
+/// let thread = Thread::spawn(fmt!("idle-work"), || {
+///     assert_eq!(kthread::set_sched_idle(), Ok(()));
+///     while !kthread::should_stop() {
+///         kthread::sleep(None, || false);
+///     }
+/// })?;
+/// drop(thread);
+/// # Ok::<(), Error>(())
+/// ```
+pub fn set_sched_idle() -> Result {
+    // SAFETY: `current` is a valid task; changing its own policy is always allowed in-kernel.
+    to_result(unsafe { bindings::sched_set_idle(Task::current_raw()) })
+}
+
 /// Makes the current kernel thread freezable (kernel threads are not, by default).
 ///
 /// Does nothing without `CONFIG_FREEZER`.

@@ -13,6 +13,12 @@
 //!   is installed.
 //! - [`Device`] is a misc character device whose `mmap` faults are served from a pool, so that
 //!   user space can use prezeroed memory.
+//! - The anonymous page fault path of every process (`include/linux/zeroed_pool.h`): while a pool
+//!   is installed, order-0 faults and THP faults take zeroed pages and folios from it and skip
+//!   clearing them. Faults under a NUMA memory policy other than the default, and on machines
+//!   with aliasing caches, are left to the page allocator.
+//!
+//! [`Watch`] lets a refiller sleep until the page allocator forms a free block worth zeroing.
 //!
 //! Everything here is in the kernel crate, not in the module that drives the pool, so that open
 //! files, mappings and [`alloc_zeroed`] callers never run code or use data of a module that may
@@ -84,8 +90,10 @@ const fn gfp(bit: u32) -> bindings::gfp_t {
 }
 
 /// Flags for the pool's own allocations: no reclaim of any kind, no warning, no emergency
-/// reserves, so that filling the pool never creates memory pressure.
+/// reserves, so that filling the pool never creates memory pressure. Movable, as the user pages
+/// most of them become.
 const REFILL_GFP: bindings::gfp_t = gfp(bindings::___GFP_NOWARN_BIT)
+    | gfp(bindings::___GFP_MOVABLE_BIT)
     | gfp(bindings::___GFP_NORETRY_BIT)
     | gfp(bindings::___GFP_NOMEMALLOC_BIT)
     | gfp(bindings::___GFP_IO_BIT)
@@ -314,23 +322,8 @@ impl Block {
 
     /// Zeroes the whole block at once.
     pub fn zero(&mut self, mode: ZeroMode) {
-        let addr = self.addr();
-        match mode {
-            #[cfg(CONFIG_X86_64)]
-            ZeroMode::NonTemporal => {
-                // SAFETY: We own the block: `2^order` pages, page aligned, linearly mapped.
-                unsafe { zero_non_temporal(addr, order_bytes(self.order)) }
-            }
-            #[cfg(CONFIG_X86_64)]
-            ZeroMode::Cached if cached_routine() == CACHED_STORES => {
-                // SAFETY: As above; the block is a whole number of pages.
-                unsafe { zero_stores(addr, order_bytes(self.order)) }
-            }
-            _ => {
-                // SAFETY: As above; `clear_pages` zeroes `nr_pages` pages at `addr`.
-                unsafe { bindings::clear_pages(addr.cast(), self.nr_pages() as c_uint) }
-            }
-        }
+        // SAFETY: We own the block: `2^order` pages, page aligned, linearly mapped.
+        unsafe { zero_pages(self.addr(), self.nr_pages(), mode) }
     }
 
     /// Returns true if every byte of the block is zero.
@@ -369,13 +362,35 @@ impl Block {
         }
         true
     }
+}
 
-    /// Gives up ownership without releasing the pages.
-    fn into_raw(self) -> (NonNull<bindings::page>, u32) {
-        let me = core::mem::ManuallyDrop::new(self);
-        (me.first, me.order)
+/// Zeroes `nr_pages` pages at `addr` with `mode`.
+///
+/// # Safety
+///
+/// `addr` must be page aligned and valid for writes of `nr_pages` pages.
+unsafe fn zero_pages(addr: *mut u8, nr_pages: usize, mode: ZeroMode) {
+    let _len = nr_pages * PAGE_SIZE;
+    match mode {
+        #[cfg(CONFIG_X86_64)]
+        ZeroMode::NonTemporal => {
+            // SAFETY: By the function's safety requirements.
+            unsafe { zero_non_temporal(addr, _len) }
+        }
+        #[cfg(CONFIG_X86_64)]
+        ZeroMode::Cached if cached_routine() == CACHED_STORES => {
+            // SAFETY: By the function's safety requirements; a page is a multiple of 64 bytes.
+            unsafe { zero_stores(addr, _len) }
+        }
+        _ => {
+            // SAFETY: By the function's safety requirements.
+            unsafe { bindings::clear_pages(addr.cast(), nr_pages as c_uint) }
+        }
     }
 }
+
+/// The most pages [`ZeroedPool::refill`] zeroes between two chances for other tasks to run.
+const ZERO_CHUNK_PAGES: usize = 16;
 
 /// Releases `count` pages from `first` on.
 ///
@@ -398,13 +413,20 @@ impl Drop for Block {
 
 /// A zeroed block in the pool, of which the first `used` pages were handed out.
 ///
+/// A block enters the pool as the page allocator returned it (one reference, on its first page)
+/// so that it can leave whole, as a compound folio for a THP fault; it is split into order-0
+/// pages the first time a smaller piece is cut from it.
+///
 /// # Invariants
 ///
-/// The pool owns one reference on each of the pages `used..2^order` from `first`, all zeroed.
+/// All pages `used..2^order` from `first` are zeroed. If `split`, the pool owns one reference on
+/// each of them; if not, `used` is 0 and the pool owns the non-compound block of order `order`
+/// (one reference on `first`).
 struct Run {
     first: NonNull<bindings::page>,
     order: u32,
     used: usize,
+    split: bool,
 }
 
 // SAFETY: Pages can be used and freed from any thread.
@@ -413,6 +435,22 @@ unsafe impl Send for Run {}
 impl Run {
     fn left(&self) -> usize {
         (1usize << self.order) - self.used
+    }
+
+    /// Gives the run's pages back to the page allocator.
+    fn release(self) {
+        if self.split {
+            // SAFETY: By the type invariants we own pages `used..2^order`, each with a reference.
+            unsafe {
+                release_pages(
+                    NonNull::new_unchecked(self.first.as_ptr().add(self.used)),
+                    self.left(),
+                )
+            }
+        } else {
+            // SAFETY: By the type invariants we own the whole non-compound block.
+            unsafe { bindings::__free_pages(self.first.as_ptr(), self.order) }
+        }
     }
 }
 
@@ -448,6 +486,12 @@ pub struct Stats {
     pub hits: u64,
     /// Requests the pool could not serve.
     pub misses: u64,
+    /// Anonymous page faults served from the pool (counted in `hits` too).
+    pub fault_hits: u64,
+    /// THP faults among them.
+    pub fault_thp_hits: u64,
+    /// Anonymous page faults the pool could not serve (counted in `misses` too).
+    pub fault_misses: u64,
     /// Bytes zeroed by [`ZeroedPool::refill`].
     pub bytes_zeroed: u64,
     /// Nanoseconds spent zeroing them.
@@ -464,6 +508,9 @@ impl core::fmt::Display for Stats {
         writeln!(f, "target {}", self.target)?;
         writeln!(f, "hits {}", self.hits)?;
         writeln!(f, "misses {}", self.misses)?;
+        writeln!(f, "fault_hits {}", self.fault_hits)?;
+        writeln!(f, "fault_thp_hits {}", self.fault_thp_hits)?;
+        writeln!(f, "fault_misses {}", self.fault_misses)?;
         writeln!(f, "bytes_zeroed {}", self.bytes_zeroed)?;
         writeln!(f, "zero_ns {}", self.zero_ns)?;
         let routine = match cached_routine() {
@@ -509,6 +556,9 @@ pub struct ZeroedPool {
     target: Atomic<usize>,
     hits: Atomic<u64>,
     misses: Atomic<u64>,
+    fault_hits: Atomic<u64>,
+    fault_thp_hits: Atomic<u64>,
+    fault_misses: Atomic<u64>,
     bytes_zeroed: Atomic<u64>,
     zero_ns: Atomic<u64>,
     returned: Atomic<u64>,
@@ -545,6 +595,9 @@ impl ZeroedPool {
                 target: Atomic::new(0),
                 hits: Atomic::new(0),
                 misses: Atomic::new(0),
+                fault_hits: Atomic::new(0),
+                fault_thp_hits: Atomic::new(0),
+                fault_misses: Atomic::new(0),
                 bytes_zeroed: Atomic::new(0),
                 zero_ns: Atomic::new(0),
                 returned: Atomic::new(0),
@@ -618,82 +671,164 @@ impl ZeroedPool {
     /// Allocates a block of `2^order` pages on node `nid` without reclaim, zeroes it with `mode`
     /// and adds it to the pool.
     ///
-    /// Returns `Ok(false)` if the pool had no room for it (the block is given back), `ENOMEM` if
-    /// no free block of that order was at hand, `EINVAL` for a bad order or node.
+    /// Zeroing lets other tasks run every few pages, so this may sleep. Returns `Ok(false)` if
+    /// the pool had no room for it (the block is given back), `ENOMEM` if no free block of that
+    /// order was at hand, `EINVAL` for a bad order or node.
     pub fn refill(&self, nid: i32, order: u32, mode: ZeroMode) -> Result<bool> {
         let node = self.node(nid).ok_or(EINVAL)?;
-        let mut block = match Block::alloc_raw(nid, order, REFILL_GFP) {
-            Ok(block) => block,
-            Err(e) => {
-                if e == ENOMEM {
-                    self.refill_failures.add(1, Relaxed);
-                }
-                return Err(e);
-            }
+        if order > MAX_ORDER {
+            return Err(EINVAL);
+        }
+        let flags =
+            REFILL_GFP & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
+        // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
+        let Some(first) = NonNull::new(unsafe { bindings::alloc_pages_node(nid, flags, order) })
+        else {
+            self.refill_failures.add(1, Relaxed);
+            return Err(ENOMEM);
         };
+        // INVARIANT: Zeroed below; until it is stored, `run` owns the block as allocated.
+        let run = Run {
+            first,
+            order,
+            used: 0,
+            split: false,
+        };
+        let nr_pages = 1usize << order;
+        // SAFETY: Neither highmem nor compound: the block has a linear mapping.
+        let addr = unsafe { bindings::lowmem_page_address(first.as_ptr()) }.cast::<u8>();
         let start = Instant::<Monotonic>::now();
-        block.zero(mode);
+        let mut done = 0;
+        while done < nr_pages {
+            let n = ZERO_CHUNK_PAGES.min(nr_pages - done);
+            // SAFETY: We own the block; pages `done..done + n` are inside it.
+            unsafe { zero_pages(addr.add(done * PAGE_SIZE), n, mode) };
+            done += n;
+            if done < nr_pages {
+                // SAFETY: `refill` is called in process context.
+                unsafe { bindings::cond_resched() };
+            }
+        }
         let ns = start.elapsed().as_nanos();
         self.zero_ns.add(u64::try_from(ns).unwrap_or(0), Relaxed);
         self.bytes_zeroed.add(order_bytes(order) as u64, Relaxed);
 
-        let n = block.nr_pages();
         let mut runs = node.runs.lock();
-        if node.pages.load(Relaxed) + n > self.target() || runs.len() == runs.capacity() {
+        if node.pages.load(Relaxed) + nr_pages > self.target() || runs.len() == runs.capacity() {
             drop(runs);
-            drop(block);
+            run.release();
             return Ok(false);
         }
-        let (first, order) = block.into_raw();
-        // INVARIANT: The block was zeroed and its ownership moves into the run.
-        if let Err(e) = runs.push_within_capacity(Run {
-            first,
-            order,
-            used: 0,
-        }) {
+        if let Err(e) = runs.push_within_capacity(run) {
             drop(runs);
-            // SAFETY: The run was not stored, so its pages are still ours.
-            unsafe { release_pages(e.0.first, e.0.left()) };
+            e.0.release();
             return Ok(false);
         }
-        node.pages.add(n, Relaxed);
+        node.pages.add(nr_pages, Relaxed);
         Ok(true)
     }
 
-    /// Takes a block of `2^order` pages from node `node`'s part, if it has one.
-    fn take_from(&self, node: &Node, order: u32) -> Option<Block> {
+    /// Takes `2^order` zeroed pages from `node`'s part, if it has them.
+    ///
+    /// An untouched block of that order leaves whole, as allocated (one reference, on the first
+    /// page); else, unless `whole` is asked for an order above 0, the pages are cut from a
+    /// bigger block, split into order-0 pages. Returns the first page and whether the pages are
+    /// split.
+    fn take_from(
+        &self,
+        node: &Node,
+        order: u32,
+        whole: bool,
+    ) -> Option<(NonNull<bindings::page>, bool)> {
         let mut skipped = None;
-        let mut block = None;
+        let mut taken = None;
         {
             let mut runs = node.runs.lock();
-            for i in (0..runs.len()).rev() {
-                let run = &mut runs[i];
-                let Some((start, end)) = carve(run.order, run.used, order) else {
-                    continue;
-                };
-                // SAFETY: `start < 2^run.order`, so the pointer stays inside the run.
-                let first = unsafe { NonNull::new_unchecked(run.first.as_ptr().add(start)) };
-                if start > run.used {
-                    // SAFETY: As above, `run.used < start`.
-                    let from = unsafe { NonNull::new_unchecked(run.first.as_ptr().add(run.used)) };
-                    skipped = Some((from, start - run.used));
+            if let Some(i) = runs.iter().rposition(|r| !r.split && r.order == order) {
+                let run = runs.remove(i).ok()?;
+                node.pages.fetch_sub(run.left(), Relaxed);
+                // INVARIANT: The run's block, zeroed and whole, is now the caller's.
+                taken = Some((run.first, false));
+            } else if !whole || order == 0 {
+                for i in (0..runs.len()).rev() {
+                    let run = &mut runs[i];
+                    let Some((start, end)) = carve(run.order, run.used, order) else {
+                        continue;
+                    };
+                    if !run.split {
+                        // SAFETY: We own the whole non-compound block (type invariants of
+                        // `Run`); afterwards we own a reference on each of its pages.
+                        unsafe { bindings::split_page(run.first.as_ptr(), run.order) };
+                        run.split = true;
+                    }
+                    // SAFETY: `start < 2^run.order`, so the pointer stays inside the run.
+                    let first = unsafe { NonNull::new_unchecked(run.first.as_ptr().add(start)) };
+                    if start > run.used {
+                        // SAFETY: As above, `run.used < start`.
+                        let from =
+                            unsafe { NonNull::new_unchecked(run.first.as_ptr().add(run.used)) };
+                        skipped = Some((from, start - run.used));
+                    }
+                    node.pages.fetch_sub(end - run.used, Relaxed);
+                    run.used = end;
+                    if run.left() == 0 {
+                        // The run is empty: its pages all went out.
+                        let _ = runs.remove(i);
+                    }
+                    // INVARIANT: The pages `start..end` of the run are zeroed and now ours.
+                    taken = Some((first, true));
+                    break;
                 }
-                node.pages.fetch_sub(end - run.used, Relaxed);
-                run.used = end;
-                if run.left() == 0 {
-                    // The run is empty: its pages all went out.
-                    let _ = runs.remove(i);
-                }
-                // INVARIANT: The pages `start..end` of the run are zeroed and now ours.
-                block = Some(Block { first, order });
-                break;
             }
         }
         if let Some((from, count)) = skipped {
             // SAFETY: The pages skipped for alignment left the pool above and are ours.
             unsafe { release_pages(from, count) };
         }
-        block
+        taken
+    }
+
+    /// Takes a zeroed block of `2^order` split pages from `node`'s part, if it has one.
+    fn take_block(&self, node: &Node, order: u32) -> Option<Block> {
+        let (first, split) = self.take_from(node, order, false)?;
+        if !split && order > 0 {
+            // SAFETY: The whole block, as allocated, is ours: split it into order-0 pages.
+            unsafe { bindings::split_page(first.as_ptr(), order) };
+        }
+        // INVARIANT: We own a reference on each of the `2^order` zeroed pages.
+        Some(Block { first, order })
+    }
+
+    /// Takes a zeroed block of `2^order` pages on node `nid` for an anonymous fault: for an
+    /// order above 0 a whole block (see [`ZeroedPool::take_from`]), for compound use.
+    fn take_for_fault(&self, order: u32, nid: i32) -> Option<NonNull<bindings::page>> {
+        // SAFETY: Always safe to call.
+        if !unsafe { bindings::in_task() } {
+            return None;
+        }
+        let node = self.node(nid)?;
+        let taken = if node.pages.load(Relaxed) == 0 {
+            None
+        } else {
+            self.take_from(node, order, true)
+        };
+        match taken {
+            Some((first, _)) => {
+                self.hits.add(1, Relaxed);
+                self.fault_hits.add(1, Relaxed);
+                if order > 0 {
+                    self.fault_thp_hits.add(1, Relaxed);
+                }
+                self.kick(node);
+                Some(first)
+            }
+            None => {
+                self.misses.add(1, Relaxed);
+                self.fault_misses.add(1, Relaxed);
+                self.kick(node);
+                None
+            }
+        }
     }
 
     /// Takes a zeroed block of `2^order` pages from the pool, from the current node's part
@@ -712,7 +847,7 @@ impl ZeroedPool {
         let local = self.nodes.iter().filter(|n| n.nid == here);
         let others = self.nodes.iter().filter(|n| n.nid != here);
         for node in Iterator::chain(local, others) {
-            if let Some(block) = self.take_from(node, order) {
+            if let Some(block) = self.take_block(node, order) {
                 self.hits.add(1, Relaxed);
                 self.kick(node);
                 return Some(block);
@@ -746,13 +881,7 @@ impl ZeroedPool {
             };
             let left = run.left();
             node.pages.fetch_sub(left, Relaxed);
-            // SAFETY: The run left the pool, so its remaining pages are ours.
-            unsafe {
-                release_pages(
-                    NonNull::new_unchecked(run.first.as_ptr().add(run.used)),
-                    left,
-                )
-            };
+            run.release();
             freed += left;
         }
         self.returned.add(freed as u64, Relaxed);
@@ -766,6 +895,9 @@ impl ZeroedPool {
             target: self.target(),
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
+            fault_hits: self.fault_hits.load(Relaxed),
+            fault_thp_hits: self.fault_thp_hits.load(Relaxed),
+            fault_misses: self.fault_misses.load(Relaxed),
             bytes_zeroed: self.bytes_zeroed.load(Relaxed),
             zero_ns: self.zero_ns.load(Relaxed),
             returned: self.returned.load(Relaxed),
@@ -780,7 +912,8 @@ impl ZeroedPool {
         s
     }
 
-    /// Makes this pool the one [`alloc_zeroed`] takes from, until the returned guard is dropped.
+    /// Makes this pool the one [`alloc_zeroed`] and the anonymous faults of every process take
+    /// from, until the returned guard is dropped. May sleep.
     ///
     /// Returns `EBUSY` if another pool is installed.
     pub fn install(self: &Arc<Self>) -> Result<Installed> {
@@ -788,6 +921,8 @@ impl ZeroedPool {
         ACTIVE
             .cmpxchg(ptr::null_mut(), ptr, Release)
             .map_err(|_| EBUSY)?;
+        // SAFETY: Called in process context (`install` may sleep).
+        unsafe { bindings::zeroed_pool_enable_faults(true) };
         // INVARIANT: `ACTIVE` now points to this pool.
         Ok(Installed {
             _pool: self.clone(),
@@ -818,6 +953,8 @@ pub struct Installed {
 
 impl Drop for Installed {
     fn drop(&mut self) {
+        // SAFETY: Dropped in process context, as `install` was called.
+        unsafe { bindings::zeroed_pool_enable_faults(false) };
         ACTIVE.store(ptr::null_mut(), Release);
         // SAFETY: Always safe to call in process context. After it, no reader still uses the
         // pointer, so our reference may go.
@@ -856,6 +993,89 @@ pub fn alloc_zeroed(order: u32, flags: Flags) -> Result<Block> {
     match block {
         Some(block) => Ok(block),
         None => Block::alloc_zeroed(order, flags),
+    }
+}
+
+/// Called by the anonymous fault path (`mm/zeroed_pool.c`), in task context, while a pool is
+/// installed: a zeroed block of `2^order` pages on node `nid`, as the page allocator returns a
+/// non-compound one, or null.
+///
+/// # Safety
+///
+/// Called from C only, in task context; the caller owns the returned block.
+#[export]
+unsafe extern "C" fn rust_zeroed_pool_take(order: c_uint, nid: c_int) -> *mut bindings::page {
+    let _guard = rcu::read_lock();
+    let pool = ACTIVE.load(Acquire);
+    if pool.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: `Installed::drop` clears `ACTIVE` and waits for an RCU grace period before
+    // dropping its reference, so the pool is alive during this read-side section.
+    unsafe { (*pool).take_for_fault(order, nid) }.map_or(ptr::null_mut(), |p| p.as_ptr())
+}
+
+/// A refiller's request to be woken when the page allocator forms a free block worth zeroing.
+///
+/// One task per node: the page allocator's free path checks an armed node's order each time it
+/// merges a block, and an `irq_work` wakes the task. Costs nothing on that path while no watch
+/// exists (a static branch).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings, mm::zeroed_pool::Watch};
+///
+/// // SAFETY: Always safe to call.
+/// let nid = unsafe { bindings::numa_node_id() };
+/// let watch = Watch::new(nid, current!())?;
+/// // A second watch of the node is refused.
+/// assert_eq!(Watch::new(nid, current!()).err(), Some(EBUSY));
+/// watch.arm(5);
+/// assert!(watch.armed());
+/// // Freeing a block of order 5 (above what the per-CPU lists keep) merges it into the free
+/// // lists at order 5 or more, which fires the watch.
+/// // SAFETY: Allocating and freeing a block of pages has no other requirements.
+/// unsafe {
+///     let page = bindings::alloc_pages_node(nid, bindings::GFP_KERNEL, 5);
+///     assert!(!page.is_null());
+///     bindings::__free_pages(page, 5);
+/// }
+/// assert!(!watch.armed());
+/// # Ok::<(), Error>(())
+/// ```
+pub struct Watch {
+    nid: c_int,
+}
+
+impl Watch {
+    /// Makes `task` the one woken for node `nid`. May sleep, and so may dropping the watch.
+    ///
+    /// Returns `EINVAL` for a bad node, `EBUSY` if the node has a watch.
+    pub fn new(nid: i32, task: &Task) -> Result<Self> {
+        // SAFETY: `task` is a valid task; the C side takes its own reference.
+        to_result(unsafe { bindings::zeroed_pool_watch(nid, task.as_ptr()) })?;
+        Ok(Self { nid })
+    }
+
+    /// Asks for one wake-up of the task as soon as a free block of `order` or more forms.
+    pub fn arm(&self, order: u32) {
+        // SAFETY: The node is watched (`self` exists).
+        unsafe { bindings::zeroed_pool_arm(self.nid, order) }
+    }
+
+    /// Returns true if the node is armed and no block has fired it yet.
+    pub fn armed(&self) -> bool {
+        // SAFETY: Always safe to call.
+        unsafe { bindings::zeroed_pool_armed(self.nid) }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: The node is watched by `self`. Unwatching sleeps: a watch is dropped by the
+        // refiller thread that made it, in process context.
+        unsafe { bindings::zeroed_pool_unwatch(self.nid) }
     }
 }
 

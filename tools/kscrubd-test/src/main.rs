@@ -10,6 +10,12 @@
 //!                                      MIB MiB are allocated, or 8 MiB past MemAvailable 0
 //! kscrubd-test private                try a private writable mapping (succeeds if allowed)
 //! kscrubd-test bench PAGES             fault timing, device vs anonymous, and memset bandwidth
+//! kscrubd-test anon PAGES              fault PAGES pages of plain anonymous memory in, writing
+//!                                      one byte of each; check the rest of each page reads zero
+//! kscrubd-test anon-thp MIB            the same in 2 MiB steps with MADV_HUGEPAGE
+//! kscrubd-test fault-time KIND PAGES   time per fault of plain anonymous memory: KIND sparse
+//!                                      (one byte a page), dense (every line) or thp (one byte
+//!                                      a 2 MiB huge page, PAGES in 4 KiB pages)
 //! ```
 //!
 //! Output is `key=value` lines; errors go to stderr with exit status 1.
@@ -39,11 +45,14 @@ const MAP_SHARED: i32 = 1;
 const MAP_PRIVATE: i32 = 2;
 const MAP_ANONYMOUS: i32 = 0x20;
 const MAP_FAILED: *mut u8 = !0usize as *mut u8;
+const MADV_HUGEPAGE: i32 = 14;
+const HUGE: usize = 2 << 20;
 
 extern "C" {
     fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
     fn munmap(addr: *mut u8, len: usize) -> i32;
     fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
+    fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
 }
 
 /// A mapping, unmapped on drop.
@@ -107,6 +116,103 @@ impl Drop for Map {
         // SAFETY: We own the mapping.
         unsafe { munmap(self.ptr, self.len) };
     }
+}
+
+/// Plain anonymous memory of `len` bytes starting at a 2 MiB boundary, optionally with
+/// `MADV_HUGEPAGE`: what any program gets from `mmap(MAP_ANONYMOUS)`.
+struct Anon {
+    map: Map,
+    base: *mut u8,
+    len: usize,
+}
+
+impl Anon {
+    fn new(len: usize, huge: bool) -> Result<Self, String> {
+        let map = Map::new((len + HUGE) / PAGE, None)?;
+        let base = map.ptr.wrapping_add(map.ptr.align_offset(HUGE));
+        // SAFETY: `base..base + len` is inside the mapping.
+        if huge && unsafe { madvise(base, len, MADV_HUGEPAGE) } != 0 {
+            return Err(format!(
+                "madvise(MADV_HUGEPAGE): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Self { map, base, len })
+    }
+
+    fn poke(&self, off: usize, v: u8) {
+        debug_assert!(off < self.len);
+        // SAFETY: `off` is inside `base..base + len`, which is mapped.
+        unsafe { self.base.add(off).write_volatile(v) }
+    }
+
+    fn word(&self, off: usize) -> u64 {
+        // SAFETY: As above; `off` is 8-byte aligned.
+        unsafe { self.base.add(off).cast::<u64>().read_volatile() }
+    }
+
+    /// Counts the `step`-sized pieces in which anything but the first byte is non-zero.
+    fn dirty_pieces(&self, step: usize) -> usize {
+        (0..self.len)
+            .step_by(step)
+            .filter(|&p| {
+                // The first word holds the byte written to fault the piece in.
+                (self.word(p) & !0xff) != 0 || (8..step).step_by(8).any(|o| self.word(p + o) != 0)
+            })
+            .count()
+    }
+}
+
+/// Faults `pages` pages of plain anonymous memory in, writing one byte of each, then checks
+/// that the rest of every page reads zero. With `huge`, in 2 MiB pieces with `MADV_HUGEPAGE`.
+fn anon(pages: usize, huge: bool) -> Result<(), String> {
+    let step = if huge { HUGE } else { PAGE };
+    let a = Anon::new(pages * PAGE, huge)?;
+    for off in (0..a.len).step_by(step) {
+        a.poke(off, 0x5a);
+    }
+    let bad = a.dirty_pieces(step);
+    let thp = meminfo("AnonHugePages:").unwrap_or(0);
+    println!("faults={}", a.len / step);
+    println!("nonzero={bad}");
+    println!("anon_huge_kib={thp}");
+    drop(a.map);
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{bad} of {} pieces were not zero",
+            pages * PAGE / step
+        ))
+    }
+}
+
+/// Times the faults of `pages` pages of fresh anonymous memory, best of 3 rounds.
+fn fault_time(kind: &str, pages: usize) -> Result<(), String> {
+    let (huge, step, dense) = match kind {
+        "sparse" => (false, PAGE, false),
+        "dense" => (false, PAGE, true),
+        "thp" => (true, HUGE, false),
+        _ => return Err(format!("bad KIND: {kind}")),
+    };
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let a = Anon::new(pages * PAGE, huge)?;
+        let t = Instant::now();
+        for off in (0..a.len).step_by(step) {
+            if dense {
+                for l in (0..step).step_by(LINE) {
+                    a.poke(off + l, 1);
+                }
+            } else {
+                a.poke(off, 1);
+            }
+        }
+        let ns = t.elapsed().as_nanos() as f64 / (a.len / step) as f64;
+        best = best.min(ns);
+    }
+    println!("{kind}_ns={best:.0}");
+    Ok(())
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T, String> {
@@ -216,13 +322,23 @@ fn pressure(stats: &str, max_mib: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Waits until the pool is at its target, or `limit`; returns true if it is.
+fn sysctl(name: &str) -> Option<u64> {
+    fs::read_to_string(format!("/proc/sys/vm/{name}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Waits until the pool is full, or `limit`; returns true if it is.
+///
+/// Full means within one block of order `vm.scrub_stop` of the target: kscrubd zeroes whole
+/// blocks, and every process's faults take pages from the pool meanwhile.
 fn wait_full(limit: Duration) -> bool {
     let t = Instant::now();
     while t.elapsed() < limit {
-        let target = fs::read_to_string("/proc/sys/vm/scrub_pool_pages")
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok());
+        let target = sysctl("scrub_pool_pages")
+            .map(|t| t.saturating_sub(1 << sysctl("scrub_stop").unwrap_or(0).min(20)));
         if let (Some(target), Ok(pages)) = (target, pool_pages(STATS)) {
             if pages >= target {
                 return true;
@@ -381,7 +497,13 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("private") => private(),
         Some("private-ro") => private_ro(),
         Some("bench") => bench(arg(args, 2, "PAGES")?),
-        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES".into()),
+        Some("anon") => anon(arg(args, 2, "PAGES")?, false),
+        Some("anon-thp") => anon(arg::<usize>(args, 2, "MIB")? * 256, true),
+        Some("fault-time") => fault_time(
+            args.get(2).ok_or("missing KIND")?,
+            arg(args, 3, "PAGES")?,
+        ),
+        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | anon PAGES | anon-thp MIB | fault-time sparse|dense|thp PAGES".into()),
     }
 }
 
