@@ -163,7 +163,7 @@ if grep -q '\[madvise\]\|\[always\]' $thp 2>/dev/null; then
 		echo 4 >$vm/scrub_start
 		t_check "the pool refills with order-4 blocks" wait_pool -ge "$full" 60
 		th0=$(stat fault_thp_hits)
-		t_check "8 MiB of 64 KiB folios read zero" kscrubd-test anon-thp 8
+		t_check "8 MiB of 64 KiB folios read zero" kscrubd-test anon-thp 8 64
 		th1=$(stat fault_thp_hits)
 		t_check "its 128 mTHP faults took pool blocks of order 4 (fault_thp_hits $th0 -> $th1)" \
 			test $((th1 - th0)) -ge 120

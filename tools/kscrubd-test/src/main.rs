@@ -12,7 +12,8 @@
 //! kscrubd-test bench PAGES             fault timing, device vs anonymous, and memset bandwidth
 //! kscrubd-test anon PAGES              fault PAGES pages of plain anonymous memory in, writing
 //!                                      one byte of each; check the rest of each page reads zero
-//! kscrubd-test anon-thp MIB            the same in 2 MiB steps with MADV_HUGEPAGE
+//! kscrubd-test anon-thp MIB [KIB]      the same with MADV_HUGEPAGE, one byte every KIB KiB
+//!                                      (default 2048: one per PMD-size huge page)
 //! kscrubd-test fault-time KIND PAGES   time per fault of plain anonymous memory: KIND sparse
 //!                                      (one byte a page), dense (every line) or thp (one byte
 //!                                      a 2 MiB huge page, PAGES in 4 KiB pages)
@@ -163,10 +164,12 @@ impl Anon {
     }
 }
 
-/// Faults `pages` pages of plain anonymous memory in, writing one byte of each, then checks
-/// that the rest of every page reads zero. With `huge`, in 2 MiB pieces with `MADV_HUGEPAGE`.
-fn anon(pages: usize, huge: bool) -> Result<(), String> {
-    let step = if huge { HUGE } else { PAGE };
+/// Faults `pages` pages of plain anonymous memory in, writing one byte every `step` bytes,
+/// then checks that the rest of every piece reads zero. With `huge`, with `MADV_HUGEPAGE`.
+fn anon(pages: usize, huge: bool, step: usize) -> Result<(), String> {
+    if step < PAGE || !step.is_power_of_two() {
+        return Err(format!("bad step: {step} bytes"));
+    }
     let a = Anon::new(pages * PAGE, huge)?;
     for off in (0..a.len).step_by(step) {
         a.poke(off, 0x5a);
@@ -497,13 +500,21 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("private") => private(),
         Some("private-ro") => private_ro(),
         Some("bench") => bench(arg(args, 2, "PAGES")?),
-        Some("anon") => anon(arg(args, 2, "PAGES")?, false),
-        Some("anon-thp") => anon(arg::<usize>(args, 2, "MIB")? * 256, true),
+        Some("anon") => anon(arg(args, 2, "PAGES")?, false, PAGE),
+        Some("anon-thp") => anon(
+            arg::<usize>(args, 2, "MIB")? * 256,
+            true,
+            if args.len() > 3 {
+                arg::<usize>(args, 3, "KIB")? << 10
+            } else {
+                HUGE
+            },
+        ),
         Some("fault-time") => fault_time(
             args.get(2).ok_or("missing KIND")?,
             arg(args, 3, "PAGES")?,
         ),
-        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | anon PAGES | anon-thp MIB | fault-time sparse|dense|thp PAGES".into()),
+        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | anon PAGES | anon-thp MIB [KIB] | fault-time sparse|dense|thp PAGES".into()),
     }
 }
 
