@@ -11,7 +11,7 @@
 # - 2 MiB THP faults (MADV_HUGEPAGE), time per fault: target 3x faster;
 # - kscrubd's CPU time per zeroed MiB, and its zeroing throughput against the
 #   kernel's clear_pages() (and memset in user space);
-# - a real workload: busybox sort of 2 million lines (its heap is anonymous
+# - a real workload: busybox sort of 500,000 lines (its heap is anonymous
 #   memory), wall time.
 # Rows: @bench kscrubd | MEASURE | OURS | BASELINE | UNIT | TARGET
 stats=/sys/kernel/debug/kscrubd/stats
@@ -53,11 +53,14 @@ ft() {
 
 min() { [ -z "$1" ] || [ "$2" -lt "$1" ] && echo "$2" || echo "$1"; }
 
-seq 1 2000000 >/tmp/lines
+# Milliseconds since boot, to 10 ms (busybox date has no %N).
+ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+seq 1 500000 >/tmp/lines
 workload() {
-	_t0=$(date +%s%N)
+	_t0=$(ms)
 	sort -r /tmp/lines >/dev/null
-	echo $((($(date +%s%N) - _t0) / 1000000))
+	echo $(($(ms) - _t0))
 }
 
 bs= bd= bt= bw= os= od= ot= ow=
@@ -90,7 +93,7 @@ echo "@bench kscrubd | sparse touch, anonymous fault | $os | $bs | ns | <=0.8"
 echo "@bench kscrubd | sparse: pool fault vs plain minus one clear_page | $os | $((bs - clear_page_ns)) | ns | <=1.0"
 echo "@bench kscrubd | dense touch, time per page | $od | $bd | ns | <=1.0"
 echo "@bench kscrubd | THP fault (2 MiB, MADV_HUGEPAGE) | $ot | $bt | ns | <=0.333"
-echo "@bench kscrubd | busybox sort of 2M lines, wall | $ow | $bw | ms | <=1.0"
+echo "@bench kscrubd | busybox sort of 500k lines, wall | $ow | $bw | ms | <=1.0"
 
 # kscrubd's own cost: fill the pool from empty and read its thread's CPU time.
 echo 999 >$vm/scrub_load
