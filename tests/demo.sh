@@ -33,6 +33,10 @@ echo "== kscrubd"
 if modprobe kscrubd 2>/dev/null; then
 	for s in scrub_start scrub_stop scrub_load; do echo "vm.$s = $(sysctl -n vm.$s)"; done
 	ps | grep '[k]scrubd'
+	# Off until started: start it, let it fill, and show what the pool served.
+	sysctl -w vm.scrub_start=6 >/dev/null
+	sleep 3
+	grep -E '^(pages|fault_hits|fault_misses) ' /sys/kernel/debug/kscrubd/stats 2>/dev/null
 else
 	echo "(kscrubd is not built)"
 fi
