@@ -266,14 +266,7 @@ unsafe impl Sync for Block {}
 impl Block {
     /// Allocates a block of `2^order` pages on node `nid` (`NUMA_NO_NODE`: any) with `gfp`.
     fn alloc_raw(nid: c_int, order: u32, flags: bindings::gfp_t) -> Result<Self> {
-        if order > MAX_ORDER {
-            return Err(EINVAL);
-        }
-        // Neither compound nor highmem: split pages with a permanent kernel mapping.
-        let flags = flags & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
-        // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
-        let page = unsafe { bindings::alloc_pages_node(nid, flags, order) };
-        let first = NonNull::new(page).ok_or(ENOMEM)?;
+        let first = alloc_unsplit(nid, order, flags)?;
         if order > 0 {
             // SAFETY: `first` is a non-compound block of this order that we own.
             unsafe { bindings::split_page(first.as_ptr(), order) };
@@ -362,6 +355,24 @@ impl Block {
         }
         true
     }
+}
+
+/// Allocates a block of `2^order` pages on node `nid` (`NUMA_NO_NODE`: any) with `flags`, as the
+/// page allocator returns it without `__GFP_COMP`: one reference, on the first page.
+///
+/// Returns `EINVAL` if `order` is above [`MAX_ORDER`], `ENOMEM` if there is no memory.
+fn alloc_unsplit(
+    nid: c_int,
+    order: u32,
+    flags: bindings::gfp_t,
+) -> Result<NonNull<bindings::page>> {
+    if order > MAX_ORDER {
+        return Err(EINVAL);
+    }
+    // Neither compound nor highmem: a block with a permanent kernel mapping.
+    let flags = flags & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
+    // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
+    NonNull::new(unsafe { bindings::alloc_pages_node(nid, flags, order) }).ok_or(ENOMEM)
 }
 
 /// Zeroes `nr_pages` pages at `addr` with `mode`.
@@ -676,17 +687,11 @@ impl ZeroedPool {
     /// order was at hand, `EINVAL` for a bad order or node.
     pub fn refill(&self, nid: i32, order: u32, mode: ZeroMode) -> Result<bool> {
         let node = self.node(nid).ok_or(EINVAL)?;
-        if order > MAX_ORDER {
-            return Err(EINVAL);
-        }
-        let flags =
-            REFILL_GFP & !(gfp(bindings::___GFP_COMP_BIT) | gfp(bindings::___GFP_HIGHMEM_BIT));
-        // SAFETY: Allocating pages has no preconditions beyond a valid order and flags.
-        let Some(first) = NonNull::new(unsafe { bindings::alloc_pages_node(nid, flags, order) })
-        else {
-            self.refill_failures.add(1, Relaxed);
-            return Err(ENOMEM);
-        };
+        let first = alloc_unsplit(nid, order, REFILL_GFP).inspect_err(|&e| {
+            if e == ENOMEM {
+                self.refill_failures.add(1, Relaxed);
+            }
+        })?;
         // INVARIANT: Zeroed below; until it is stored, `run` owns the block as allocated.
         let run = Run {
             first,
@@ -812,6 +817,7 @@ impl ZeroedPool {
         } else {
             self.take_from(node, order, true)
         };
+        self.kick(node);
         match taken {
             Some((first, _)) => {
                 self.hits.add(1, Relaxed);
@@ -819,13 +825,11 @@ impl ZeroedPool {
                 if order > 0 {
                     self.fault_thp_hits.add(1, Relaxed);
                 }
-                self.kick(node);
                 Some(first)
             }
             None => {
                 self.misses.add(1, Relaxed);
                 self.fault_misses.add(1, Relaxed);
-                self.kick(node);
                 None
             }
         }

@@ -10,6 +10,7 @@
 //!                                      MIB MiB are allocated, or 8 MiB past MemAvailable 0
 //! kscrubd-test private                try a private writable mapping (succeeds if allowed)
 //! kscrubd-test bench PAGES             fault timing, device vs anonymous, and memset bandwidth
+//! kscrubd-test memset                  memset bandwidth and the time to zero one page
 //! kscrubd-test anon PAGES              fault PAGES pages of plain anonymous memory in, writing
 //!                                      one byte of each; check the rest of each page reads zero
 //! kscrubd-test anon-thp MIB [KIB]      the same with MADV_HUGEPAGE, one byte every KIB KiB
@@ -417,7 +418,11 @@ fn bench(pages: usize) -> Result<(), String> {
         println!("{name}_anon_ns={anon_best:.0}");
     }
     wait_full(Duration::from_secs(60));
-    // memset bandwidth on memory that is already mapped.
+    memset()
+}
+
+/// memset bandwidth on memory that is already mapped, and the time to zero one page.
+fn memset() -> Result<(), String> {
     let len = 64 << 20;
     let mut buf = vec![1u8; len];
     let reps = 8;
@@ -500,6 +505,7 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("private") => private(),
         Some("private-ro") => private_ro(),
         Some("bench") => bench(arg(args, 2, "PAGES")?),
+        Some("memset") => memset(),
         Some("anon") => anon(arg(args, 2, "PAGES")?, false, PAGE),
         Some("anon-thp") => anon(
             arg::<usize>(args, 2, "MIB")? * 256,
@@ -514,7 +520,7 @@ fn run(args: &[String]) -> Result<(), String> {
             args.get(2).ok_or("missing KIND")?,
             arg(args, 3, "PAGES")?,
         ),
-        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | anon PAGES | anon-thp MIB [KIB] | fault-time sparse|dense|thp PAGES".into()),
+        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | memset | anon PAGES | anon-thp MIB [KIB] | fault-time sparse|dense|thp PAGES".into()),
     }
 }
 
