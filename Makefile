@@ -22,7 +22,8 @@ endif
 machine_or = $(if $(MACHINE),$(MACHINE),$(1))
 S := scripts
 
-.PHONY: all setup kernel kernels modules check run shell bench vng fmt fmtcheck clippy tools clean help
+.PHONY: all setup kernel kernels modules check run shell bench vng fmt fmtcheck clippy tools clean help \
+	patches series-check
 
 all: check
 
@@ -40,7 +41,7 @@ kernels: setup
 	@bash $(S)/build-kernel.sh arm >/dev/null
 
 modules: setup
-	@bash $(S)/build-modules.sh $(call machine_or,x86_64) $(if $(CLIPPY),CLIPPY=1) >/dev/null
+	@bash $(S)/build-modules.sh $(call machine_or,x86_64) $(if $(CLIPPY),CLIPPY=1)
 
 clippy: setup
 	@bash $(S)/build-modules.sh $(call machine_or,x86_64) CLIPPY=1 >/dev/null
@@ -56,6 +57,14 @@ shell: setup
 
 bench: setup
 	@bash $(S)/bench.sh
+
+# The kernel-crate additions as a patch series for your own 7.2 tree (OUT=dir, default under
+# the cache), and the maintainer's check of it: checkpatch --strict, and every prefix builds.
+patches: setup
+	@bash $(S)/patches.sh $(OUT)
+
+series-check: setup
+	@bash $(S)/series-check.sh
 
 fmt:
 	@bash $(S)/fmt.sh

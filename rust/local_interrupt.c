@@ -25,6 +25,8 @@
 #include <linux/lockdep.h>
 #include <linux/percpu.h>
 
+#include "local_interrupt.h"
+
 struct rust_local_interrupt {
 	/* Sections of rust_local_interrupt_disable() this CPU is in. */
 	unsigned long count;
@@ -33,10 +35,6 @@ struct rust_local_interrupt {
 };
 
 static DEFINE_PER_CPU(struct rust_local_interrupt, rust_local_interrupt);
-
-/* Called through rust/helpers/spinlock_irqsave.c, which declares them too. */
-void rust_local_interrupt_disable(void);
-void rust_local_interrupt_enable(void);
 
 void rust_local_interrupt_disable(void)
 {

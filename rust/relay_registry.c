@@ -12,5 +12,6 @@
 #include <linux/mutex.h>
 
 extern struct mutex rust_relay_registry_mutex;
+/* Protects the registry of open relay channels and the registered relayfs. */
 DEFINE_MUTEX(rust_relay_registry_mutex);
 EXPORT_SYMBOL_GPL(rust_relay_registry_mutex);

@@ -35,8 +35,15 @@ esac
 
 [ "$prepare" = --prepare ] && targets=(modules_prepare)
 
-tree=$("$here/graft.sh")
-out=$CACHE/build/$(kt_build "$arch")-$(basename "$tree")
+# KT_SERIES_TREE: build that tree (a kernel with some prefix of 'make patches' applied, for
+# series-check.sh) instead of the graft, in a build directory of its own.
+if [ -n "${KT_SERIES_TREE:-}" ]; then
+	tree=$KT_SERIES_TREE
+	out=$CACHE/build/$(kt_build "$arch")-series
+else
+	tree=$("$here/graft.sh")
+	out=$CACHE/build/$(kt_build "$arch")-$(basename "$tree")
+fi
 mkdir -p "$out"
 kmake() { make -s -C "$tree" O="$out" ARCH="$karch" LLVM="$LLVM_SUFFIX" "$@"; }
 

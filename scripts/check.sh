@@ -80,6 +80,16 @@ if [ $has_x86_64 = 1 ]; then
 	{ echo "@@kt298 begin host:nokunit"; cat "$run/nokunit.ktap"; echo "@@kt298 end rc=0"; } >>"$host_log"
 	log "no-KUnit build done in $(($(date +%s) - start)) s"
 fi
+# The patch series ('make patches') as a maintainer gets it: checkpatch, and every prefix
+# builds (x86_64 only: without it, checkpatch alone).
+if [ $has_x86_64 = 1 ]; then
+	log "checking the patch series: checkpatch, and every prefix builds"
+	start=$(date +%s)
+	section host:series bash "$here/series-check.sh" --ktap >>"$host_log" 2>"$run/series-build.log"
+	log "series check done in $(($(date +%s) - start)) s"
+else
+	section host:series bash "$here/series-check.sh" --checkpatch >>"$host_log" 2>"$run/series-build.log"
+fi
 echo "@@kt298 exit rc=0" >>"$host_log"
 
 # The x86_64 kernel under virtme-ng: tests/guest/vng.sh, with the host's root file system

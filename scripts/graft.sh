@@ -5,8 +5,9 @@
 #
 # The pristine source ($KSRC, Debian's linux-source-7.2 by default) is never
 # modified: the grafted tree is a hard-link farm of it under the cache, with
-# our new files copied in and our patches (rust/patches/*.patch) applied to
-# private copies of the files they touch. Prints the grafted tree's path.
+# our new files (rust/, include/) copied in and our patches (rust/patches/*.patch)
+# applied to private copies of the files they touch: the same content as the
+# series 'make patches' writes. Prints the grafted tree's path.
 #
 # Only files whose content changed are copied, so an unchanged graft leaves
 # every timestamp alone and the following kernel build does nothing.
@@ -23,7 +24,7 @@ ksrc=$(cd "$ksrc" && pwd)
 tree=$(kt_tree "$ksrc")
 
 # Files we add (everything under rust/ except the patches) and the patches.
-mapfile -t files < <(cd "$repo" && find rust -type f ! -path 'rust/patches/*' | LC_ALL=C sort)
+mapfile -t files < <(cd "$repo" && find rust include -type f ! -path 'rust/patches/*' | LC_ALL=C sort)
 mapfile -t patches < <(cd "$repo" && find rust/patches -name '*.patch' 2>/dev/null | LC_ALL=C sort)
 
 stamp=$( { echo "$ksrc"; printf '%s\n' "${files[@]}"; (cd "$repo" && cat "${patches[@]}" /dev/null); } | sha256sum | cut -c1-64)

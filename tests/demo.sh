@@ -43,7 +43,7 @@ fi
 
 echo "== relayfs"
 if modprobe relayfs 2>/dev/null; then
-	mkdir -p /relay && mount -t relayfs none /relay && find /relay
+	mount -t relayfs none /sys/kernel/relayfs && find /sys/kernel/relayfs
 else
 	echo "(relayfs is not built yet)"
 fi

@@ -2,6 +2,7 @@
 
 #include <linux/freezer.h>
 #include <linux/kthread.h>
+#include <linux/nodemask.h>
 #include <linux/sched.h>
 #include <uapi/linux/sched/types.h>
 
@@ -28,4 +29,9 @@ __rust_helper int rust_helper_sched_set_idle(struct task_struct *p)
 	};
 
 	return sched_setattr_nocheck(p, &attr);
+}
+
+__rust_helper bool rust_helper_node_online(int nid)
+{
+	return node_online(nid);
 }

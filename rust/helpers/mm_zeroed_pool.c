@@ -17,7 +17,7 @@ __rust_helper void *rust_helper_lowmem_page_address(const struct page *page)
 }
 
 __rust_helper struct page *rust_helper_alloc_pages_node(int nid, gfp_t gfp_mask,
-							 unsigned int order)
+							unsigned int order)
 {
 	return alloc_pages_node(nid, gfp_mask, order);
 }
@@ -25,11 +25,6 @@ __rust_helper struct page *rust_helper_alloc_pages_node(int nid, gfp_t gfp_mask,
 __rust_helper struct pglist_data *rust_helper_NODE_DATA(int nid)
 {
 	return NODE_DATA(nid);
-}
-
-__rust_helper bool rust_helper_node_online(int nid)
-{
-	return node_online(nid);
 }
 
 __rust_helper int rust_helper_numa_node_id(void)

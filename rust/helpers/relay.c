@@ -9,6 +9,7 @@
 #include <linux/percpu.h>
 #include <linux/relay.h>
 #include <linux/smp.h>
+#include <linux/sysfs.h>
 #include <linux/wait.h>
 
 /* Defined in rust/relay_registry.c. */
@@ -171,3 +172,14 @@ __rust_helper void rust_helper_c___relay_write(struct rchan *chan, const void *d
 	__relay_write(chan, data, length);
 }
 #endif
+
+/* relayfs's standard mount point, /sys/kernel/relayfs, as debugfs and tracefs have theirs. */
+__rust_helper int rust_helper_relayfs_create_mount_point(void)
+{
+	return sysfs_create_mount_point(kernel_kobj, "relayfs");
+}
+
+__rust_helper void rust_helper_relayfs_remove_mount_point(void)
+{
+	sysfs_remove_mount_point(kernel_kobj, "relayfs");
+}

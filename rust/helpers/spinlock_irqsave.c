@@ -3,9 +3,7 @@
 #include <linux/irqflags.h>
 #include <linux/spinlock.h>
 
-/* Defined in rust/local_interrupt.c. */
-void rust_local_interrupt_disable(void);
-void rust_local_interrupt_enable(void);
+#include "../local_interrupt.h"
 
 __rust_helper void rust_helper_local_interrupt_disable(void)
 {

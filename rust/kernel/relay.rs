@@ -1507,7 +1507,8 @@ impl<T: Callbacks> Drop for Channel<T> {
 /// #[vtable]
 /// impl kernel::relay::Callbacks for Plain {}
 ///
-/// let chan = Channel::open(c"doctest/local", Config::new(Geometry::new(128, 2)?, Mode::Overwrite), Plain)?;
+/// let config = Config::new(Geometry::new(128, 2)?, Mode::Overwrite);
+/// let chan = Channel::open(c"doctest/local", config, Plain)?;
 /// let mut local = chan.local();
 /// let cpu = local.cpu();
 /// if let Some(mut rec) = local.reserve(16) {
@@ -1860,8 +1861,9 @@ mod tests {
         assert!(
             matches!(Channel::open(c"kunit/relay-dup", config, counting()), Err(e) if e == EEXIST)
         );
+        let too_big = config.header(128);
         assert!(
-            matches!(Channel::open(c"kunit/relay-hdr", config.header(128), counting()), Err(e) if e == EINVAL)
+            matches!(Channel::open(c"kunit/relay-hdr", too_big, counting()), Err(e) if e == EINVAL)
         );
         Ok(())
     }

@@ -11,7 +11,8 @@
 # ioctls, unmount and unload while busy).
 . /tests/lib/ktap.sh
 
-mnt=/mnt/relay
+# The standard mount point, as the README says to mount it.
+mnt=/sys/kernel/relayfs
 base=$mnt/kt298/events
 
 # produce ARGS...: load the sample producer with ARGS.
@@ -43,7 +44,7 @@ t_eq "the guest has 4 CPUs" 4 "$ncpu"
 
 t_check "relayfs loads" modprobe relayfs
 t_check "relayfs is a file system type" grep -qw relayfs /proc/filesystems
-mkdir -p $mnt
+t_check "its mount point /sys/kernel/relayfs exists" test -d /sys/kernel/relayfs
 t_check "mount -t relayfs" mount -t relayfs none $mnt
 t_check "the relay KUnit suites passed" sh -c \
 	'grep -q "^ok" /sys/kernel/debug/kunit/rust_kernel_relay/results &&
@@ -151,6 +152,7 @@ t_check "unmount once the channels are gone" umount $mnt
 mount -t relayfs none /tmp/relay2
 t_check "a mount made with no channels unmounts" umount /tmp/relay2
 t_check "relayfs unloads" rmmod relayfs
+t_check_fails "and its mount point goes with it" test -e /sys/kernel/relayfs
 
 # The benchmark sample, briefly: two channel pairs (ours next to the C relay's),
 # one round of 2000 writes of each kind on one CPU and on all of them.

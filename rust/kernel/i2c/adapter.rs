@@ -741,8 +741,8 @@ impl<T: Algorithm + 'static> Registration<T> {
                         if Self::HAS_RECOVERY && opts.recovery {
                             // SAFETY: `registered` is valid; `recovery` was initialised above and
                             // is pinned with it.
-                            adap.bus_recovery_info =
-                                Opaque::cast_into(unsafe { &raw const (*registered.as_ptr()).recovery });
+                            let recovery = unsafe { &raw const (*registered.as_ptr()).recovery };
+                            adap.bus_recovery_info = Opaque::cast_into(recovery);
                         }
                         let name = opts.name.to_bytes();
                         let n = name.len().min(adap.name.len() - 1);

@@ -3,7 +3,8 @@
 //! relayfs: the file system that shows relay channels to user space.
 //!
 //! A module registers it with [`Registration`] (the suite's `relayfs` module does), after
-//! which `mount -t relayfs none <dir>` shows every open channel. All mounts share one super
+//! which `mount -t relayfs none <dir>` shows every open channel (its standard mount point,
+//! `/sys/kernel/relayfs`, exists while it is registered). All mounts share one super
 //! block, which is kept while any channel exists, so channels opened before the mount (or
 //! before the file system was registered) are there too. A channel opened as `dir/name`
 //! appears as:
@@ -33,7 +34,6 @@ use crate::{
     bindings,
     error::{from_err_ptr, to_result, Result},
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
-    ioctl::{_IOR, _IOW, _IOWR},
     mm::virt::VmaNew,
     new_mutex,
     prelude::*,
@@ -51,16 +51,19 @@ use core::{fmt::Write, ptr};
 /// The super block magic number (relayfs's of 2005).
 pub const RELAYFS_MAGIC: c_ulong = 0xF0B4_A981;
 
-/// `struct relayfs_info { u64 subbuf_size, n_subbufs, produced, consumed; }` of a CPU file:
-/// the geometry, the sub-buffers completed so far and those consumed (absolute counts).
-pub const RELAYFS_IOC_INFO: u32 = _IOR::<[u64; 4]>(b'R' as u32, 0x70);
+// The ioctls of a CPU file, from the uapi header `include/uapi/linux/relayfs.h`, which user
+// space includes too.
+
+/// Out: the file's `struct relayfs_info`: the geometry, the sub-buffers completed so far and
+/// those consumed (absolute counts).
+pub const RELAYFS_IOC_INFO: u32 = bindings::RELAYFS_IOC_INFO;
 
 /// In: an absolute sub-buffer number `k` (`consumed <= k < produced`); out: the padding at
 /// the end of that sub-buffer. `EINVAL` if `k` is not complete or no longer in the buffer.
-pub const RELAYFS_IOC_PADDING: u32 = _IOWR::<u64>(b'R' as u32, 0x71);
+pub const RELAYFS_IOC_PADDING: u32 = bindings::RELAYFS_IOC_PADDING;
 
 /// In: how many more sub-buffers the caller consumed (through its mapping).
-pub const RELAYFS_IOC_CONSUMED: u32 = _IOW::<u64>(b'R' as u32, 0x72);
+pub const RELAYFS_IOC_CONSUMED: u32 = bindings::RELAYFS_IOC_CONSUMED;
 
 const POLLIN: c_uint = 0x1;
 const POLLRDNORM: c_uint = 0x40;
@@ -313,6 +316,13 @@ impl Registration {
         unsafe { (*fs_type).owner = module.as_ptr() };
         // SAFETY: `fs_type` is filled in and static.
         to_result(unsafe { bindings::register_filesystem(fs_type) })?;
+        // SAFETY: Always safe to call; the directory is removed in `drop`, or below.
+        if let Err(e) = to_result(unsafe { bindings::relayfs_create_mount_point() }) {
+            pr_err!("relayfs: cannot create /sys/kernel/relayfs: {:?}\n", e);
+            // SAFETY: Registered above.
+            unsafe { bindings::unregister_filesystem(fs_type) };
+            return Err(e);
+        }
         reg.fs = Some(FsState {
             fs_type,
             mount: ptr::null_mut(),
@@ -350,6 +360,9 @@ impl Drop for Registration {
                 pr_warn!("relayfs: unregistered with files left\n");
             }
         }
+        // SAFETY: Created in `new`. Nothing is mounted on it: a mount of relayfs would pin its
+        // owner, which is being unloaded.
+        unsafe { bindings::relayfs_remove_mount_point() };
         // SAFETY: Registered in `new`.
         unsafe { bindings::unregister_filesystem(FS_TYPE.0.get()) };
     }
@@ -862,17 +875,20 @@ fn ioctl(of: &OpenFile, cmd: u32, arg: usize) -> Result {
     let g = &buf.geometry;
     match cmd {
         RELAYFS_IOC_INFO => {
+            // `struct relayfs_info`, field by field.
             let info = [
                 g.subbuf_size() as u64,
                 g.n_subbufs() as u64,
                 buf.produced.load(Acquire) as u64,
                 buf.consumed.load(Acquire) as u64,
             ];
-            let mut bytes = [0u8; 32];
+            const SIZE: usize = size_of::<bindings::relayfs_info>();
+            const _: () = assert!(SIZE == 4 * size_of::<u64>());
+            let mut bytes = [0u8; SIZE];
             for (i, v) in info.iter().enumerate() {
                 bytes[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
             }
-            UserSlice::new(UserPtr::from_addr(arg), 32)
+            UserSlice::new(UserPtr::from_addr(arg), SIZE)
                 .writer()
                 .write_slice(&bytes)
         }
@@ -956,8 +972,16 @@ fn stats_text(shared: &Shared) -> Result<KVec<u8>> {
             let s: Stats = b.stats();
             writeln!(
                 t,
-                "cpu{} events={} bytes={} lost_full={} lost_too_big={} lost_busy={} produced={} consumed={}",
-                b.cpu, s.events, s.bytes, s.lost_full, s.lost_too_big, s.lost_busy, s.produced, s.consumed
+                "cpu{} events={} bytes={} lost_full={} lost_too_big={} lost_busy={} \
+                 produced={} consumed={}",
+                b.cpu,
+                s.events,
+                s.bytes,
+                s.lost_full,
+                s.lost_too_big,
+                s.lost_busy,
+                s.produced,
+                s.consumed
             )
             .is_ok()
         });

@@ -9,7 +9,7 @@
 //! relay-consume --probe FILE
 //! ```
 //!
-//! BASE is the channel's path in the mount, e.g. `/mnt/relay/kt298/events`: the per-CPU files
+//! BASE is the channel's path in the mount, e.g. `/sys/kernel/relayfs/kt298/events`: the per-CPU files
 //! `BASE0`, `BASE1`, ... (up to 256, missing ones skipped) are read with non-blocking `read()`
 //! and `poll()`, or with `--mmap` through `mmap()`, `poll()` and the `RELAYFS_IOC_*` ioctls.
 //! Every 64-byte record must have the magic, the file's cpu, the payload of its seq, and a seq
@@ -99,24 +99,13 @@ const USAGE: &str = "usage: relay-consume [--mmap] [--out DIR] [--count N] [--du
                      [--timeout SECS] [--slow USECS] [--expect-no-gaps] [--check-lost] \
                      [--overwrite] BASE | relay-consume --probe BASEn";
 
-/// `struct relayfs_info`.
-#[repr(C)]
-#[derive(Default, Clone, Copy, Debug)]
-struct Info {
-    subbuf_size: u64,
-    n_subbufs: u64,
-    produced: u64,
-    consumed: u64,
+/// `_IOC(dir, magic, nr, size)` in the generic ioctl encoding (x86 and arm).
+const fn ioc(dir: c_ulong, magic: u8, nr: c_ulong, size: usize) -> c_ulong {
+    (dir << 30) | ((size as c_ulong) << 16) | ((magic as c_ulong) << 8) | nr
 }
 
-/// `_IOC(dir, 'R', nr, size)` in the generic ioctl encoding (x86 and arm).
-const fn ioc(dir: c_ulong, nr: c_ulong, size: usize) -> c_ulong {
-    (dir << 30) | ((size as c_ulong) << 16) | ((b'R' as c_ulong) << 8) | nr
-}
-
-const RELAYFS_IOC_INFO: c_ulong = ioc(2, 0x70, size_of::<Info>());
-const RELAYFS_IOC_PADDING: c_ulong = ioc(3, 0x71, size_of::<u64>());
-const RELAYFS_IOC_CONSUMED: c_ulong = ioc(1, 0x72, size_of::<u64>());
+// `Info` (`struct relayfs_info`) and the `RELAYFS_IOC_*` numbers, from the uapi header.
+include!(concat!(env!("OUT_DIR"), "/relayfs_uapi.rs"));
 
 #[repr(C)]
 struct PollFd {
@@ -816,7 +805,7 @@ fn probe(path: &str) -> Result<(), String> {
     }
     let mut v = 0u64;
     // SAFETY: The kernel writes at most one u64 at the pointer (it knows no such ioctl).
-    let r = unsafe { ioctl(fd, ioc(2, 0x7f, 8), &mut v as *mut u64) };
+    let r = unsafe { ioctl(fd, ioc(2, b'R', 0x7f, 8), &mut v as *mut u64) };
     println!("ioctl_unknown={}", outcome(r < 0));
     // The sub-buffer being written (or the next one) is not complete.
     let mut k = i.produced;
