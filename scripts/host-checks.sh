@@ -16,4 +16,5 @@ t_check "kernel Rust code is rustfmt-clean (kernel .rustfmt.toml)" \
 t_check "host tools: cargo fmt --check" sh -c "cd '$repo/tools' && cargo fmt --check"
 t_check "host tools: cargo clippy -D warnings" sh -c "cd '$repo/tools' && cargo clippy --quiet --release --locked --all-targets -- -D warnings"
 t_check "shell scripts parse" sh -c "for f in '$repo'/scripts/*.sh '$repo'/scripts/vng-guest/* '$repo'/tests/init '$repo'/tests/guest/*.sh '$repo'/.ci/run; do [ -f \"\$f\" ] || continue; bash -n \"\$f\" || exit 1; done"
+t_check "documentation: docutils strict, device-tree binding schema" "$repo/scripts/check-docs.sh"
 t_done

@@ -22,7 +22,7 @@ need_root() {
 
 APT_PKGS=(clang-22 lld-22 llvm-22 libclang-22-dev flex bison bc libelf-dev
 	libssl-dev cpio kmod rsync xz-utils busybox-static gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-	python3-pip python3-venv)
+	python3-pip python3-venv python3-docutils python3-yaml)
 BPO_PKGS=(qemu-system-x86 qemu-system-arm)
 
 missing=()

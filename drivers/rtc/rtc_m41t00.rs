@@ -12,7 +12,7 @@
 //!   equal seconds prove that no tick came in between (experimental: on the
 //!   emulated board the second read of that transfer does not come back).
 //!   Either way at most ten tries, then `EIO` with a rate-limited message.
-//! - Century bits: with the `st,century-bits` device-tree property or the
+//! - Century bits: with the `st,century-enable` device-tree property or the
 //!   `century=1` parameter, CEB/CB (hours bits 7 and 6) keep the century and the
 //!   range is 2000-2199; otherwise the bits are ignored and the range 2000-2099.
 //! - Oscillator stop: while ST (seconds bit 7) is set, reads fail with `EINVAL`
@@ -69,7 +69,7 @@ impl i2c::Driver for M41t00Driver {
         let century = *module_parameters::century.value() != 0
             || dev
                 .fwnode()
-                .is_some_and(|f| f.property_read_bool(c"st,century-bits"));
+                .is_some_and(|f| f.property_read_bool(c"st,century-enable"));
         let bus = chip::Bus::for_client(client)?;
 
         let double_read = *module_parameters::checked_read.value() == 0;
