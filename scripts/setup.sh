@@ -115,7 +115,7 @@ if [ ! -s "$CACHE/dl/busybox-armhf" ]; then
 fi
 
 # Kernel source: unless the user names a tree with KSRC=.
-if [ -z "${KSRC_USER:-}" ] && [ ! -e "$CACHE/src/.unpacked" ]; then
+if [ -z "${KSRC:-}" ] && [ ! -e "$CACHE/src/.unpacked" ]; then
 	papt_setup
 	log "fetching $KSRC_PKG"
 	(cd "$CACHE/dl" && rm -f "$KSRC_PKG"_*.deb && apt-get "${PAPT[@]}" download "$KSRC_PKG")
