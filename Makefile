@@ -55,8 +55,10 @@ run: setup
 shell: setup
 	@bash $(S)/run.sh $(call machine_or,arm) --shell
 
+# BENCH=kscrubd[,relayfs...] runs only those tests/bench/*.sh; MACHINE= (x86_64,
+# x86_64-release or arm) only that machine.
 bench: setup
-	@bash $(S)/bench.sh
+	@KT_BENCH='$(BENCH)' bash $(S)/bench.sh $(MACHINE)
 
 # The kernel-crate additions as a patch series for your own 7.2 tree (OUT=dir, default under
 # the cache), and the maintainer's check of it: checkpatch --strict, and every prefix builds.

@@ -44,6 +44,7 @@ use kernel::{
             Algorithm,
             Options, //
         },
+        Function,
         Functionality,
         I2cAdapter,
         Message, //
@@ -360,7 +361,7 @@ impl Algorithm for Model {
     }
 
     fn functionality(&self) -> Functionality {
-        Functionality::I2C | Functionality::SMBUS_EMUL
+        Function::I2c | Function::SmbusEmul
     }
 }
 

@@ -6,10 +6,17 @@
 # measured side by side in the same boot. Prints one table with the ratios.
 # Machines: x86_64 (the debug kernel the tests run on), arm, and
 # x86_64-release (the same machine with a kernel without debugging options).
+# KT_BENCH=NAME[,NAME...] runs only those tests/bench/NAME.sh (e.g. KT_BENCH=kscrubd).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 machines=("$@")
+if [ -n "${KT_BENCH:-}" ]; then
+	for b in ${KT_BENCH//,/ }; do
+		[ -f "$here/../tests/bench/$b.sh" ] || die "no benchmark tests/bench/$b.sh"
+	done
+	export KT_APPEND="${KT_APPEND:-} kt298.bench=$KT_BENCH"
+fi
 [ ${#machines[@]} -gt 0 ] || machines=(x86_64 x86_64-release arm)
 build_host_tools
 run=$RUN

@@ -1825,8 +1825,7 @@ mod tests {
         let config = Config::new(Geometry::new(128, 2)?, Mode::Overwrite);
         let a = Channel::open(c"kunit/relay-order-a", config, counting())?;
         let b = Channel::open(c"kunit/relay-order-b", config, counting())?;
-        // SAFETY: `irqs_disabled` only reads this CPU's interrupt state.
-        let irqs_off = || unsafe { bindings::irqs_disabled() };
+        let irqs_off = crate::sync::irqs_disabled;
         let lock = KBox::pin_init(crate::new_spinlock_irqsave!(0u32), GFP_KERNEL)?;
         assert!(!irqs_off());
         let la = a.local();

@@ -21,6 +21,7 @@ use kernel::{
     i2c::{
         adapter::{
             Algorithm,
+            Function,
             Functionality,
             Message, //
         },
@@ -647,7 +648,7 @@ impl Algorithm for Algo {
 
     fn functionality(&self) -> Functionality {
         // Everything the core emulates, block reads included: I2C_M_RECV_LEN is supported.
-        Functionality::I2C | Functionality::TEN_BIT_ADDR | Functionality::SMBUS_EMUL_ALL
+        Function::I2c | Function::TenBitAddr | Function::SmbusEmulAll
     }
 
     fn get_scl(&self, _adapter: &I2cAdapter) -> bool {

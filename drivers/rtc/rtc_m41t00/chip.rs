@@ -9,7 +9,7 @@ use kernel::{
         Device, //
     },
     i2c::{
-        Functionality,
+        Function,
         I2cClient, //
     },
     new_spinlock,
@@ -52,9 +52,9 @@ impl Bus {
     ///
     /// Returns [`ENODEV`] if the adapter can do neither.
     pub(crate) fn for_client(client: &I2cClient<Bound>) -> Result<Self> {
-        if client.check_functionality(Functionality::I2C) {
+        if client.check_functionality(Function::I2c) {
             Ok(Self::I2c)
-        } else if client.check_functionality(Functionality::SMBUS_I2C_BLOCK) {
+        } else if client.check_functionality(Function::SmbusI2cBlock) {
             Ok(Self::SmbusBlock)
         } else {
             Err(ENODEV)

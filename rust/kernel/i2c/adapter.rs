@@ -33,166 +33,141 @@ use crate::{
     ThisModule, //
 };
 
-use core::{
-    marker::{
-        PhantomData,
-        PhantomPinned, //
-    },
-    ops::{
-        BitAnd,
-        BitOr, //
-    },
+use core::marker::{
+    PhantomData,
+    PhantomPinned, //
 };
 
 /// The largest SMBus block, in bytes (`I2C_SMBUS_BLOCK_MAX`): what an SMBus block read may
 /// announce, and the most an SMBus block call moves.
 pub const SMBUS_BLOCK_MAX: usize = bindings::I2C_SMBUS_BLOCK_MAX as usize;
 
-/// The methods and operators of a set of C bits wrapped in a tuple struct: `bit_set!(Type, raw
-/// type, "the C names")`, for [`MessageFlags`] and [`Functionality`].
-macro_rules! bit_set {
-    ($name:ident, $raw:ty, $c:literal) => {
-        impl $name {
-            #[doc = concat!("Returns the raw `", $c, "` bits.")]
-            pub const fn bits(self) -> $raw {
-                self.0
-            }
+crate::impl_flags!(
+    /// Flags of one I2C message (`I2C_M_*`): a set of [`MessageFlag`]s.
+    ///
+    /// A message read from C may carry bits this type has no name for (`I2C_M_DMA_SAFE`, say);
+    /// [`MessageFlags::bits`] keeps them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::i2c::adapter::{MessageFlag, MessageFlags};
+    ///
+    /// let flags = MessageFlag::Read | MessageFlag::RecvLen;
+    /// assert!(flags.contains(MessageFlag::Read));
+    /// assert!(!flags.contains(MessageFlag::TenBit));
+    /// assert_eq!(flags.bits(), 0x0401);
+    /// assert_eq!(MessageFlags::empty().bits(), 0);
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct MessageFlags(u16);
 
-            #[doc = concat!("Returns the set of the raw `", $c, "` bits `bits`.")]
-            pub const fn from_bits(bits: $raw) -> Self {
-                Self(bits)
-            }
-
-            /// Returns `true` if everything in `other` is also in `self`.
-            pub const fn contains(self, other: Self) -> bool {
-                self.0 & other.0 == other.0
-            }
-
-            /// Returns everything in `self` or in `other`.
-            pub const fn union(self, other: Self) -> Self {
-                Self(self.0 | other.0)
-            }
-        }
-
-        impl BitOr for $name {
-            type Output = Self;
-
-            fn bitor(self, rhs: Self) -> Self {
-                self.union(rhs)
-            }
-        }
-
-        impl BitAnd for $name {
-            type Output = Self;
-
-            fn bitand(self, rhs: Self) -> Self {
-                Self(self.0 & rhs.0)
-            }
-        }
-    };
-}
-
-/// Flags of one I2C message (`I2C_M_*`).
-///
-/// # Examples
-///
-/// ```
-/// use kernel::i2c::adapter::MessageFlags;
-///
-/// let flags = MessageFlags::READ | MessageFlags::RECV_LEN;
-/// assert!(flags.contains(MessageFlags::READ));
-/// assert!(!flags.contains(MessageFlags::TEN_BIT));
-/// assert_eq!(flags.bits(), 0x0401);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MessageFlags(u16);
+    /// One flag of an I2C message (`I2C_M_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum MessageFlag {
+        /// The message reads from the target (`I2C_M_RD`).
+        Read = bindings::I2C_M_RD as u16,
+        /// The address is a 10-bit address (`I2C_M_TEN`).
+        TenBit = bindings::I2C_M_TEN as u16,
+        /// The first byte read is the length of the rest (`I2C_M_RECV_LEN`, SMBus block read).
+        RecvLen = bindings::I2C_M_RECV_LEN as u16,
+        /// Do not send a (repeated) START before this message (`I2C_M_NOSTART`).
+        NoStart = bindings::I2C_M_NOSTART as u16,
+        /// Treat a NACK from the target as an ACK (`I2C_M_IGNORE_NAK`).
+        IgnoreNak = bindings::I2C_M_IGNORE_NAK as u16,
+        /// Invert the read/write bit of the address (`I2C_M_REV_DIR_ADDR`).
+        RevDirAddr = bindings::I2C_M_REV_DIR_ADDR as u16,
+        /// Do not ACK the bytes read (`I2C_M_NO_RD_ACK`).
+        NoRdAck = bindings::I2C_M_NO_RD_ACK as u16,
+        /// Send a STOP after this message (`I2C_M_STOP`).
+        Stop = bindings::I2C_M_STOP as u16,
+    }
+);
 
 impl MessageFlags {
-    /// No flag: a write with a 7-bit address.
-    pub const NONE: Self = Self(0);
-    /// The message reads from the target (`I2C_M_RD`).
-    pub const READ: Self = Self(bindings::I2C_M_RD as u16);
-    /// The address is a 10-bit address (`I2C_M_TEN`).
-    pub const TEN_BIT: Self = Self(bindings::I2C_M_TEN as u16);
-    /// The first byte read is the length of the rest (`I2C_M_RECV_LEN`, SMBus block read).
-    pub const RECV_LEN: Self = Self(bindings::I2C_M_RECV_LEN as u16);
-    /// Do not send a (repeated) START before this message (`I2C_M_NOSTART`).
-    pub const NO_START: Self = Self(bindings::I2C_M_NOSTART as u16);
-    /// Treat a NACK from the target as an ACK (`I2C_M_IGNORE_NAK`).
-    pub const IGNORE_NAK: Self = Self(bindings::I2C_M_IGNORE_NAK as u16);
-    /// Invert the read/write bit of the address (`I2C_M_REV_DIR_ADDR`).
-    pub const REV_DIR_ADDR: Self = Self(bindings::I2C_M_REV_DIR_ADDR as u16);
-    /// Do not ACK the bytes read (`I2C_M_NO_RD_ACK`).
-    pub const NO_RD_ACK: Self = Self(bindings::I2C_M_NO_RD_ACK as u16);
-    /// Send a STOP after this message (`I2C_M_STOP`).
-    pub const STOP: Self = Self(bindings::I2C_M_STOP as u16);
+    /// Returns the raw `I2C_M_*` bits, including any this type has no name for.
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
 }
 
-bit_set!(MessageFlags, u16, "I2C_M_*");
+crate::impl_flags!(
+    /// What an adapter can do (`I2C_FUNC_*`): a set of [`Function`]s that an adapter driver
+    /// reports to the I2C core and to user space, and that a client driver sees
+    /// ([`I2cClient::functionality`]).
+    ///
+    /// [`I2cClient::functionality`]: crate::i2c::I2cClient::functionality
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::i2c::adapter::Function;
+    ///
+    /// let func = Function::I2c | Function::TenBitAddr | Function::SmbusEmul;
+    ///
+    /// // SMBus emulation covers byte, word and block transfers, but not quick or host notify.
+    /// assert!(func.contains_all(Function::SmbusByteData | Function::SmbusWordData));
+    /// assert!(func.contains(Function::SmbusQuick));
+    /// assert!(!func.contains(Function::SmbusReadBlockData));
+    /// assert!(!func.contains(Function::NoStart));
+    /// assert_eq!(func.bits(), 0x0eff_0009 | 0x2);
+    ///
+    /// // SMBus block reads need I2C_M_RECV_LEN in the adapter.
+    /// let with_block = func | Function::SmbusReadBlockData;
+    /// assert!(with_block.contains(Function::SmbusReadBlockData));
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Functionality(u32);
 
-/// What an adapter can do (`I2C_FUNC_*`): what an adapter driver reports to the I2C core and
-/// to user space, and what a client driver sees ([`I2cClient::functionality`]).
-///
-/// [`I2cClient::functionality`]: crate::i2c::I2cClient::functionality
-///
-/// # Examples
-///
-/// ```
-/// use kernel::i2c::adapter::Functionality;
-///
-/// const FUNC: Functionality = Functionality::I2C
-///     .union(Functionality::TEN_BIT_ADDR)
-///     .union(Functionality::SMBUS_EMUL);
-///
-/// // SMBus emulation covers byte, word and block transfers, but not quick or host notify.
-/// assert!(FUNC.contains(Functionality::SMBUS_BYTE_DATA | Functionality::SMBUS_WORD_DATA));
-/// assert!(FUNC.contains(Functionality::SMBUS_QUICK));
-/// assert!(!FUNC.contains(Functionality::SMBUS_READ_BLOCK_DATA));
-/// assert!(!FUNC.contains(Functionality::NO_START));
-/// assert_eq!(FUNC.bits(), 0x0eff_0009 | 0x2);
-///
-/// // SMBus block reads need I2C_M_RECV_LEN in the adapter.
-/// let with_block = FUNC | Functionality::SMBUS_READ_BLOCK_DATA;
-/// assert!(with_block.contains(Functionality::SMBUS_READ_BLOCK_DATA));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Functionality(u32);
+    /// One thing an adapter can do, or a group of them as the C header defines it
+    /// (`I2C_FUNC_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Function {
+        /// Plain I2C messages (`I2C_FUNC_I2C`).
+        I2c = bindings::I2C_FUNC_I2C,
+        /// 10-bit addresses (`I2C_FUNC_10BIT_ADDR`).
+        TenBitAddr = bindings::I2C_FUNC_10BIT_ADDR,
+        /// `I2C_M_IGNORE_NAK`, `I2C_M_REV_DIR_ADDR` and `I2C_M_NO_RD_ACK`.
+        ProtocolMangling = bindings::I2C_FUNC_PROTOCOL_MANGLING,
+        /// `I2C_M_NOSTART`.
+        NoStart = bindings::I2C_FUNC_NOSTART,
+        /// SMBus quick command.
+        SmbusQuick = bindings::I2C_FUNC_SMBUS_QUICK,
+        /// SMBus receive and send byte.
+        SmbusByte = bindings::I2C_FUNC_SMBUS_BYTE,
+        /// SMBus read and write byte data.
+        SmbusByteData = bindings::I2C_FUNC_SMBUS_BYTE_DATA,
+        /// SMBus read and write word data.
+        SmbusWordData = bindings::I2C_FUNC_SMBUS_WORD_DATA,
+        /// SMBus block read and write (both of the next two).
+        SmbusBlockData = bindings::I2C_FUNC_SMBUS_BLOCK_DATA,
+        /// SMBus block read (needs `I2C_M_RECV_LEN` when emulated).
+        SmbusReadBlockData = bindings::I2C_FUNC_SMBUS_READ_BLOCK_DATA,
+        /// SMBus block write.
+        SmbusWriteBlockData = bindings::I2C_FUNC_SMBUS_WRITE_BLOCK_DATA,
+        /// SMBus block process call.
+        SmbusBlockProcCall = bindings::I2C_FUNC_SMBUS_BLOCK_PROC_CALL,
+        /// I2C block read and write.
+        SmbusI2cBlock = bindings::I2C_FUNC_SMBUS_I2C_BLOCK,
+        /// Everything the I2C core can emulate on top of plain I2C, except what needs
+        /// `I2C_M_RECV_LEN` (`I2C_FUNC_SMBUS_EMUL`).
+        SmbusEmul = bindings::I2C_FUNC_SMBUS_EMUL,
+        /// All of [`Function::SmbusEmul`] plus block reads (`I2C_FUNC_SMBUS_EMUL_ALL`).
+        SmbusEmulAll = bindings::I2C_FUNC_SMBUS_EMUL_ALL,
+    }
+);
 
 impl Functionality {
-    /// Plain I2C messages (`I2C_FUNC_I2C`).
-    pub const I2C: Self = Self(bindings::I2C_FUNC_I2C);
-    /// 10-bit addresses (`I2C_FUNC_10BIT_ADDR`).
-    pub const TEN_BIT_ADDR: Self = Self(bindings::I2C_FUNC_10BIT_ADDR);
-    /// `I2C_M_IGNORE_NAK`, `I2C_M_REV_DIR_ADDR` and `I2C_M_NO_RD_ACK`.
-    pub const PROTOCOL_MANGLING: Self = Self(bindings::I2C_FUNC_PROTOCOL_MANGLING);
-    /// `I2C_M_NOSTART`.
-    pub const NO_START: Self = Self(bindings::I2C_FUNC_NOSTART);
-    /// SMBus quick command.
-    pub const SMBUS_QUICK: Self = Self(bindings::I2C_FUNC_SMBUS_QUICK);
-    /// SMBus receive and send byte.
-    pub const SMBUS_BYTE: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE);
-    /// SMBus read and write byte data.
-    pub const SMBUS_BYTE_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BYTE_DATA);
-    /// SMBus read and write word data.
-    pub const SMBUS_WORD_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_WORD_DATA);
-    /// SMBus block read and write (both of the next two).
-    pub const SMBUS_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_BLOCK_DATA);
-    /// SMBus block read (needs `I2C_M_RECV_LEN` when emulated).
-    pub const SMBUS_READ_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_READ_BLOCK_DATA);
-    /// SMBus block write.
-    pub const SMBUS_WRITE_BLOCK_DATA: Self = Self(bindings::I2C_FUNC_SMBUS_WRITE_BLOCK_DATA);
-    /// SMBus block process call.
-    pub const SMBUS_BLOCK_PROC_CALL: Self = Self(bindings::I2C_FUNC_SMBUS_BLOCK_PROC_CALL);
-    /// I2C block read and write.
-    pub const SMBUS_I2C_BLOCK: Self = Self(bindings::I2C_FUNC_SMBUS_I2C_BLOCK);
-    /// Everything the I2C core can emulate on top of plain I2C, except what needs
-    /// `I2C_M_RECV_LEN` (`I2C_FUNC_SMBUS_EMUL`).
-    pub const SMBUS_EMUL: Self = Self(bindings::I2C_FUNC_SMBUS_EMUL);
-    /// All of [`Self::SMBUS_EMUL`] plus block reads (`I2C_FUNC_SMBUS_EMUL_ALL`).
-    pub const SMBUS_EMUL_ALL: Self = Self(bindings::I2C_FUNC_SMBUS_EMUL_ALL);
-}
+    /// Returns the raw `I2C_FUNC_*` bits, including any this type has no name for.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
 
-bit_set!(Functionality, u32, "I2C_FUNC_*");
+    /// Returns the set of the raw `I2C_FUNC_*` bits `bits`, as an adapter reports them.
+    pub(crate) const fn from_raw(bits: u32) -> Self {
+        Self(bits)
+    }
+}
 
 /// One I2C message: a START (or repeated START), an address and bytes in one direction.
 ///
@@ -210,7 +185,7 @@ bit_set!(Functionality, u32, "I2C_FUNC_*");
 /// # Examples
 ///
 /// ```
-/// use kernel::i2c::adapter::{Message, MessageFlags};
+/// use kernel::i2c::adapter::{Message, MessageFlag, MessageFlags};
 ///
 /// // Set the EEPROM's address pointer to 0x10, then read 4 bytes from there.
 /// let offset = [0x10u8];
@@ -234,9 +209,9 @@ bit_set!(Functionality, u32, "I2C_FUNC_*");
 /// // Addresses that don't fit are refused, and so is changing the direction afterwards.
 /// assert!(Message::write(0x80, &offset).is_err());
 /// assert!(Message::write_ten_bit(0x400, &offset).is_err());
-/// assert!(Message::write(0x50, &offset)?.with_flags(MessageFlags::READ).is_err());
-/// let stop = Message::write(0x50, &offset)?.with_flags(MessageFlags::STOP)?;
-/// assert_eq!(stop.flags(), MessageFlags::STOP);
+/// assert!(Message::write(0x50, &offset)?.with_flags(MessageFlag::Read).is_err());
+/// let stop = Message::write(0x50, &offset)?.with_flags(MessageFlag::Stop)?;
+/// assert_eq!(stop.flags(), MessageFlags::from(MessageFlag::Stop));
 /// # Ok::<(), Error>(())
 /// ```
 #[repr(transparent)]
@@ -251,7 +226,7 @@ unsafe impl Sync for Message<'_> {}
 impl<'a> Message<'a> {
     fn new(addr: u16, flags: MessageFlags, buf: *mut u8, len: usize) -> Result<Self> {
         let len = u16::try_from(len).map_err(|_| EINVAL)?;
-        let max = if flags.contains(MessageFlags::TEN_BIT) {
+        let max = if flags.contains(MessageFlag::TenBit) {
             0x3ff
         } else {
             0x7f
@@ -260,7 +235,7 @@ impl<'a> Message<'a> {
             return Err(EINVAL);
         }
         // INVARIANT: The callers pass a buffer valid for `len` bytes for `'a`, writable if
-        // `flags` has `READ`.
+        // `flags` has `MessageFlag::Read`.
         Ok(Self(
             bindings::i2c_msg {
                 addr,
@@ -278,7 +253,12 @@ impl<'a> Message<'a> {
     /// bytes.
     pub fn write(addr: u16, buf: &'a [u8]) -> Result<Self> {
         // CAST: The buffer of a write message is never written.
-        Self::new(addr, MessageFlags::NONE, buf.as_ptr().cast_mut(), buf.len())
+        Self::new(
+            addr,
+            MessageFlags::empty(),
+            buf.as_ptr().cast_mut(),
+            buf.len(),
+        )
     }
 
     /// Returns a message that reads `buf.len()` bytes into `buf` from the target at 7-bit
@@ -287,7 +267,7 @@ impl<'a> Message<'a> {
     /// Fails with `EINVAL` if the address has more than 7 bits or `buf` has more than 65535
     /// bytes.
     pub fn read(addr: u16, buf: &'a mut [u8]) -> Result<Self> {
-        Self::new(addr, MessageFlags::READ, buf.as_mut_ptr(), buf.len())
+        Self::new(addr, MessageFlag::Read.into(), buf.as_mut_ptr(), buf.len())
     }
 
     /// Returns a message that writes `buf` to the target at 10-bit address `addr`.
@@ -298,7 +278,7 @@ impl<'a> Message<'a> {
         // CAST: The buffer of a write message is never written.
         Self::new(
             addr,
-            MessageFlags::TEN_BIT,
+            MessageFlag::TenBit.into(),
             buf.as_ptr().cast_mut(),
             buf.len(),
         )
@@ -309,17 +289,19 @@ impl<'a> Message<'a> {
     /// Fails with `EINVAL` if the address has more than 10 bits or `buf` has more than 65535
     /// bytes.
     pub fn read_ten_bit(addr: u16, buf: &'a mut [u8]) -> Result<Self> {
-        let flags = MessageFlags::READ | MessageFlags::TEN_BIT;
+        let flags = MessageFlag::Read | MessageFlag::TenBit;
         Self::new(addr, flags, buf.as_mut_ptr(), buf.len())
     }
 
     /// Adds `flags` to this message.
     ///
-    /// Fails with `EINVAL` for `READ` and `TEN_BIT` (direction and address width are fixed by
-    /// the constructor) and for `RECV_LEN` (its buffer contract can't be checked here).
-    pub fn with_flags(mut self, flags: MessageFlags) -> Result<Self> {
-        let fixed = MessageFlags::READ | MessageFlags::TEN_BIT | MessageFlags::RECV_LEN;
-        if (flags & fixed) != MessageFlags::NONE {
+    /// Fails with `EINVAL` for [`MessageFlag::Read`] and [`MessageFlag::TenBit`] (direction and
+    /// address width are fixed by the constructor) and for [`MessageFlag::RecvLen`] (its
+    /// buffer contract can't be checked here).
+    pub fn with_flags(mut self, flags: impl Into<MessageFlags>) -> Result<Self> {
+        let flags = flags.into();
+        let fixed = MessageFlag::Read | MessageFlag::TenBit | MessageFlag::RecvLen;
+        if flags.contains_any(fixed) {
             return Err(EINVAL);
         }
         self.0.flags |= flags.bits();
@@ -340,17 +322,17 @@ impl Message<'_> {
 
     /// Returns `true` if the message reads from the target.
     pub fn is_read(&self) -> bool {
-        self.flags().contains(MessageFlags::READ)
+        self.flags().contains(MessageFlag::Read)
     }
 
     /// Returns `true` if the message uses a 10-bit address.
     pub fn is_ten_bit(&self) -> bool {
-        self.flags().contains(MessageFlags::TEN_BIT)
+        self.flags().contains(MessageFlag::TenBit)
     }
 
     /// Returns `true` if the first byte read gives the number of bytes that follow.
     pub fn is_recv_len(&self) -> bool {
-        self.is_read() && self.flags().contains(MessageFlags::RECV_LEN)
+        self.is_read() && self.flags().contains(MessageFlag::RecvLen)
     }
 
     /// Returns the number of bytes in the message.
@@ -415,7 +397,7 @@ impl Message<'_> {
             return Err(EPROTO);
         }
         // The message may only grow once: clearing the flag records that it did.
-        self.0.flags &= !MessageFlags::RECV_LEN.bits();
+        self.0.flags &= !(MessageFlag::RecvLen as u16);
         // INVARIANT: `I2C_M_RECV_LEN` guarantees room for `SMBUS_BLOCK_MAX` more bytes, and the
         // flag is now cleared so it can't be used twice.
         self.0.len += u16::from(count);
@@ -435,7 +417,7 @@ impl Message<'_> {
 /// use kernel::{
 ///     device::{Bound, Device},
 ///     i2c::{
-///         adapter::{Algorithm, Functionality, Message},
+///         adapter::{Algorithm, Function, Functionality, Message},
 ///         I2cAdapter,
 ///     },
 /// };
@@ -460,14 +442,14 @@ impl Message<'_> {
 ///     }
 ///
 ///     fn functionality(&self) -> Functionality {
-///         Functionality::I2C | Functionality::SMBUS_EMUL
+///         Function::I2c | Function::SmbusEmul
 ///     }
 /// }
 ///
 /// // Only what is implemented reaches the C `i2c_algorithm` and recovery info.
 /// assert!(!<Empty as Algorithm>::HAS_XFER_ATOMIC);
 /// assert!(!<Empty as Algorithm>::HAS_GET_SCL);
-/// assert!(Empty.functionality().contains(Functionality::SMBUS_BYTE_DATA));
+/// assert!(Empty.functionality().contains(Function::SmbusByteData));
 /// ```
 #[vtable]
 pub trait Algorithm: Send + Sync {

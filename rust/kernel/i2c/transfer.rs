@@ -66,12 +66,12 @@ impl I2cClient<Bound> {
         // the adapter is valid while the client is bound.
         let func = unsafe { (*(*adap).algo).functionality };
         // SAFETY: See above; the method takes the adapter it belongs to.
-        Functionality::from_bits(func.map_or(0, |f| unsafe { f(adap) }))
+        Functionality::from_raw(func.map_or(0, |f| unsafe { f(adap) }))
     }
 
     /// Returns whether the client's adapter supports all of `func` (`i2c_check_functionality()`).
-    pub fn check_functionality(&self, func: Functionality) -> bool {
-        self.functionality().contains(func)
+    pub fn check_functionality(&self, func: impl Into<Functionality>) -> bool {
+        self.functionality().contains_all(func.into())
     }
 
     /// Runs `msgs` as one I2C transfer (`i2c_transfer()`): a START, the messages separated by
@@ -240,12 +240,12 @@ impl I2cClient<Bound> {
     /// # Examples
     ///
     /// ```
-    /// use kernel::{device::Bound, i2c::{Functionality, I2cClient}};
+    /// use kernel::{device::Bound, i2c::{Function, I2cClient}};
     ///
     /// /// Reads registers 0-6 in one transaction on any adapter that can.
     /// fn read_seven(client: &I2cClient<Bound>) -> Result<[u8; 7]> {
     ///     let mut regs = [0u8; 7];
-    ///     if !client.check_functionality(Functionality::SMBUS_I2C_BLOCK) {
+    ///     if !client.check_functionality(Function::SmbusI2cBlock) {
     ///         return Err(ENODEV);
     ///     }
     ///     if client.smbus_read_i2c_block_data(0, &mut regs)? != regs.len() {

@@ -50,6 +50,7 @@ use crate::{
         VmaRef, //
     },
     new_spinlock,
+    ops_table::StaticOps,
     page::{
         BorrowedPage,
         PAGE_SIZE, //
@@ -1143,19 +1144,8 @@ pub fn load_average() -> u64 {
 /// The number of fraction bits of [`load_average`].
 pub const LOAD_SHIFT: u32 = bindings::FSHIFT;
 
-/// A `file_operations` or `vm_operations_struct` in a `static`.
-///
-/// A `static`, not a `const`: a `&CONST` is promoted in the crate that compiles the function
-/// taking it, which may be a module (generic or inlined code), and a file can outlive the
-/// module that opened it.
-#[repr(transparent)]
-struct Ops<T>(T);
-
-// SAFETY: The tables are never written after compilation; they only hold function pointers.
-unsafe impl<T> Sync for Ops<T> {}
-
 /// The file operations of [`Device`]: in the kernel image, so they never go away.
-static FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+static FOPS: StaticOps<bindings::file_operations> = StaticOps::new(bindings::file_operations {
     open: Some(Device::open),
     release: Some(Device::release),
     mmap: Some(Device::mmap),
@@ -1163,10 +1153,11 @@ static FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
 });
 
 /// The operations of the mappings of [`Device`].
-static VM_OPS: Ops<bindings::vm_operations_struct> = Ops(bindings::vm_operations_struct {
-    fault: Some(Device::fault),
-    ..pin_init::zeroed()
-});
+static VM_OPS: StaticOps<bindings::vm_operations_struct> =
+    StaticOps::new(bindings::vm_operations_struct {
+        fault: Some(Device::fault),
+        ..pin_init::zeroed()
+    });
 
 /// A misc character device whose shared mappings are filled, page by page at fault time, with
 /// zeroed pages of a [`ZeroedPool`] (or freshly zeroed pages when the pool is empty).
@@ -1201,7 +1192,7 @@ impl Device {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
                 misc.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
                 misc.name = name.as_char_ptr();
-                misc.fops = &FOPS.0;
+                misc.fops = FOPS.get();
                 // SAFETY: `slot` is ours to write.
                 unsafe { slot.write(misc) };
                 // SAFETY: The miscdevice is initialised and pinned, and deregistered in `drop`
@@ -1262,7 +1253,7 @@ impl Device {
         new.set_mixedmap();
         new.set_dontexpand();
         // SAFETY: The VMA is not shared yet; `VM_OPS` is static.
-        unsafe { (*vma).vm_ops = &VM_OPS.0 };
+        unsafe { (*vma).vm_ops = VM_OPS.get() };
         0
     }
 

@@ -36,6 +36,7 @@ use crate::{
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     mm::virt::VmaNew,
     new_mutex,
+    ops_table::StaticOps,
     prelude::*,
     str::CString,
     sync::{
@@ -139,18 +140,7 @@ impl OpenFile {
     }
 }
 
-/// A `static` table of C operations.
-///
-/// A `static`, not a `const`: a `&CONST` is promoted in the crate that compiles the function
-/// taking it, which may be a module (generic or inlined code), and a file can outlive the
-/// module that opened it.
-#[repr(transparent)]
-struct Ops<T>(T);
-
-// SAFETY: The tables are never written; they only hold function and string pointers.
-unsafe impl<T> Sync for Ops<T> {}
-
-static CPU_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+static CPU_FOPS: StaticOps<bindings::file_operations> = StaticOps::new(bindings::file_operations {
     open: Some(cpu_open),
     release: Some(cpu_release),
     read: Some(cpu_read),
@@ -162,32 +152,36 @@ static CPU_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations 
     ..pin_init::zeroed()
 });
 
-static STATS_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
-    open: Some(stats_open),
-    release: Some(stats_release),
-    read: Some(stats_read),
-    ..pin_init::zeroed()
-});
+static STATS_FOPS: StaticOps<bindings::file_operations> =
+    StaticOps::new(bindings::file_operations {
+        open: Some(stats_open),
+        release: Some(stats_release),
+        read: Some(stats_read),
+        ..pin_init::zeroed()
+    });
 
-static VM_OPS: Ops<bindings::vm_operations_struct> = Ops(bindings::vm_operations_struct {
-    open: Some(vm_open),
-    close: Some(vm_close),
-    ..pin_init::zeroed()
-});
+static VM_OPS: StaticOps<bindings::vm_operations_struct> =
+    StaticOps::new(bindings::vm_operations_struct {
+        open: Some(vm_open),
+        close: Some(vm_close),
+        ..pin_init::zeroed()
+    });
 
-static CONTEXT_OPS: Ops<bindings::fs_context_operations> = Ops(bindings::fs_context_operations {
-    get_tree: Some(get_tree),
-    ..pin_init::zeroed()
-});
+static CONTEXT_OPS: StaticOps<bindings::fs_context_operations> =
+    StaticOps::new(bindings::fs_context_operations {
+        get_tree: Some(get_tree),
+        ..pin_init::zeroed()
+    });
 
-static DENTRY_OPS: Ops<bindings::dentry_operations> = Ops(bindings::dentry_operations {
-    // What `simple_lookup` does for a super block without dentry operations.
-    d_delete: Some(bindings::always_delete_dentry),
-    d_manage: Some(root_manage),
-    ..pin_init::zeroed()
-});
+static DENTRY_OPS: StaticOps<bindings::dentry_operations> =
+    StaticOps::new(bindings::dentry_operations {
+        // What `simple_lookup` does for a super block without dentry operations.
+        d_delete: Some(bindings::always_delete_dentry),
+        d_manage: Some(root_manage),
+        ..pin_init::zeroed()
+    });
 
-static ROOT_FILES: Ops<[bindings::tree_descr; 1]> = Ops([bindings::tree_descr {
+static ROOT_FILES: StaticOps<[bindings::tree_descr; 1]> = StaticOps::new([bindings::tree_descr {
     // An empty name ends the table. (`CStr::as_ptr` is disallowed in the kernel crate, and
     // `as_char_ptr` is not const.)
     name: ptr::from_ref(c"").cast(),
@@ -207,8 +201,8 @@ unsafe extern "C" fn fill_super(
     // SAFETY: `sb` is a new super block, not yet visible; the table ends with an empty name.
     // The root is made by `simple_fill_super` with the default operations set before it.
     unsafe {
-        bindings::set_default_d_op(sb, &DENTRY_OPS.0);
-        let ret = bindings::simple_fill_super(sb, RELAYFS_MAGIC, ROOT_FILES.0.as_ptr());
+        bindings::set_default_d_op(sb, DENTRY_OPS.get());
+        let ret = bindings::simple_fill_super(sb, RELAYFS_MAGIC, ROOT_FILES.get().as_ptr());
         if ret == 0 {
             bindings::relay_dentry_manage_transit((*sb).s_root);
         }
@@ -268,7 +262,7 @@ unsafe extern "C" fn get_tree(fc: *mut bindings::fs_context) -> c_int {
 /// Called by the VFS with a context being set up for relayfs.
 unsafe extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
     // SAFETY: `fc` is being set up for our type.
-    unsafe { (*fc).ops = &CONTEXT_OPS.0 };
+    unsafe { (*fc).ops = CONTEXT_OPS.get() };
     0
 }
 
@@ -487,7 +481,7 @@ fn try_add(reg: &mut RegistryGuard, shared: &Arc<Shared>) -> Result {
             shared,
             Some(cpu as u32),
             0o400,
-            &CPU_FOPS.0,
+            CPU_FOPS.get(),
         )?;
     }
     let name = CString::try_from_fmt(fmt!("{}.stats", base))?;
@@ -498,7 +492,7 @@ fn try_add(reg: &mut RegistryGuard, shared: &Arc<Shared>) -> Result {
         shared,
         None,
         0o444,
-        &STATS_FOPS.0,
+        STATS_FOPS.get(),
     )
 }
 
@@ -823,7 +817,7 @@ unsafe extern "C" fn cpu_mmap(
     *maps += 1;
     // SAFETY: The VMA is not visible yet. It holds a reference to the file, so `of` outlives it.
     unsafe {
-        (*vma).vm_ops = &VM_OPS.0;
+        (*vma).vm_ops = VM_OPS.get();
         (*vma).vm_private_data = ptr::from_ref(of).cast_mut().cast();
     }
     0

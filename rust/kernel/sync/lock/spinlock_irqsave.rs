@@ -52,8 +52,7 @@ pub use new_spinlock_irqsave;
 /// drop(guard);
 ///
 /// // Guards dropped in the order they were taken: interrupts stay off until the last one goes.
-/// // SAFETY: `irqs_disabled` only reads this CPU's interrupt state.
-/// let irqs_off = || unsafe { kernel::bindings::irqs_disabled() };
+/// let irqs_off = kernel::sync::irqs_disabled;
 /// let other = KBox::pin_init(new_spinlock_irqsave!(0u32), GFP_KERNEL)?;
 /// let was_off = irqs_off();
 /// let first = lock.lock();
@@ -65,6 +64,31 @@ pub use new_spinlock_irqsave;
 /// # Ok::<(), Error>(())
 /// ```
 pub type SpinLockIrqSave<T> = super::Lock<T, SpinLockIrqSaveBackend>;
+
+/// Returns `true` if interrupts are disabled on this CPU (`irqs_disabled()`).
+///
+/// Code that must not sleep can check where it runs with it: an I2C adapter's atomic transfer,
+/// say, which the I2C core calls with interrupts off at power-off.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::sync::{irqs_disabled, new_spinlock_irqsave};
+///
+/// let lock = KBox::pin_init(new_spinlock_irqsave!(()), GFP_KERNEL)?;
+/// // A doc test runs in process context with interrupts on.
+/// assert!(!irqs_disabled());
+/// let guard = lock.lock();
+/// assert!(irqs_disabled());
+/// drop(guard);
+/// assert!(!irqs_disabled());
+/// # Ok::<(), Error>(())
+/// ```
+#[inline]
+pub fn irqs_disabled() -> bool {
+    // SAFETY: `irqs_disabled` only reads this CPU's interrupt state.
+    unsafe { bindings::irqs_disabled() }
+}
 
 /// A kernel `spinlock_t` lock backend that disables local interrupts while held.
 pub struct SpinLockIrqSaveBackend;
