@@ -12,7 +12,7 @@
 use crate::bindings;
 
 mod private {
-    pub trait Sealed {}
+    pub(crate) trait Sealed {}
 }
 
 /// A C operation table: function pointers and constant data (names, modes), no field that is
