@@ -28,6 +28,8 @@ host_log=$run/host.log
 	section cargo:tools sh -c "cd '$repo/tools' && cargo test --release --locked 2>&1"
 } >"$host_log" 2>&1
 runs=("host=$host_log")
+# Each guest's kernel log, captured whole beside its log (scripts/qemu.sh).
+klogs=()
 
 for m in "${machines[@]}"; do
 	log=$run/$m-check.log
@@ -36,11 +38,12 @@ for m in "${machines[@]}"; do
 		tail -n 30 "$run/$m-build.log" >&2
 		{ echo "@@kt298 host: building for $m failed (see $run/$m-build.log):"; tail -n 30 "$run/$m-build.log"; } >"$log"
 	else
-		log "booting $m (log: $log)"
+		log "booting $m (log: $log, kernel log: ${log%.log}.kernel.log)"
 		"$here/qemu.sh" "$m" "$KB" "$run/$m.cpio.gz" check "$log"
 		log "$m done in $(($(date +%s) - start)) s"
 	fi
 	runs+=("$m=$log")
+	klogs+=(--kernel-log "$m=${log%.log}.kernel.log")
 done
 
 has_x86_64=0
@@ -94,13 +97,17 @@ echo "@@kt298 exit rc=0" >>"$host_log"
 
 # The x86_64 kernel under virtme-ng: tests/guest/vng.sh, with the host's root file system
 # (KT_VNG=0 leaves it out), then 'exit 3' in the same command, which vng.sh must return.
-# The command's output (stdout) is the guest:vng section; the kernel's console (vng's stderr
-# with --verbose) is the dmesg section, checked for splats.
+# The command's output (stdout) is the guest:vng section; the kernel's console at every log
+# level (vng's stderr with KT_VERBOSE=1, the command's stderr among it) is vng's kernel log,
+# checked whole for splats. As /init does in the QEMU guests, the command notes in the
+# kernel log where it is, so that a splat's place is known.
 if [ "${KT_VNG:-1}" = 1 ] && [ $has_x86_64 = 1 ]; then
 	log "running tests/guest/vng.sh under vng (log: $run/vng.log)"
 	start=$(date +%s)
 	rc=0
-	KT_VERBOSE=1 "$here/vng.sh" "sh '$repo/tests/guest/vng.sh' && exit 3" >"$run/vng.out" 2>"$run/vng.err" || rc=$?
+	mark='kmsg() { echo "<5>kt298-test: $*" >/dev/kmsg; }; export KT_KMSG=1; kmsg "step vng command"'
+	KT_VERBOSE=1 "$here/vng.sh" "$mark; kmsg 'begin guest:vng'; sh '$repo/tests/guest/vng.sh'; r=\$?; kmsg \"end rc=\$r\"; kmsg \"exit rc=\$r\"; [ \$r = 0 ] && exit 3; exit \$r" >"$run/vng.out" 2>"$run/vng.err" || rc=$?
+	tr -d '\r' <"$run/vng.err" >"$run/vng.kernel.log"
 	{
 		echo "@@kt298 begin guest:vng"
 		cat "$run/vng.out"
@@ -110,14 +117,12 @@ if [ "${KT_VNG:-1}" = 1 ] && [ $has_x86_64 = 1 ]; then
 		t_eq "make vng returns the command's exit status" 3 "$rc"
 		t_done
 		echo "@@kt298 end rc=0"
-		echo "@@kt298 begin dmesg"
-		tr -d '\r' <"$run/vng.err"
-		echo "@@kt298 end rc=0"
 		# 125: vng.sh saw no end of the command (the guest hung, died or was killed).
 		[ $rc = 125 ] || echo "@@kt298 exit rc=0"
 	} >"$run/vng.log"
 	runs+=("vng=$run/vng.log")
+	klogs+=(--kernel-log "vng=$run/vng.kernel.log")
 	log "vng done in $(($(date +%s) - start)) s"
 fi
 
-"$REPORT" check --repo "$repo" "${runs[@]}"
+"$REPORT" check --repo "$repo" "${klogs[@]}" "${runs[@]}"

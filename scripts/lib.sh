@@ -32,8 +32,12 @@ RUN=$CACHE/run/$(printf '%s' "$KT_REPO" | sha256sum | cut -c1-12)
 # incrementally); linked git worktrees get their own, because cargo tracks a
 # package's sources by absolute path and would take another worktree's build of
 # the same package for up to date.
-KT_CARGO_TARGET=$CACHE/cargo-target
-[ -f "$KT_REPO/.git" ] && KT_CARGO_TARGET=$CACHE/cargo-target-${RUN##*/}
+# KT_CARGO_TARGET= from the environment picks another (a clone whose tools differ from
+# the others', so that its kt298-report does not replace theirs).
+if [ -z "${KT_CARGO_TARGET:-}" ]; then
+	KT_CARGO_TARGET=$CACHE/cargo-target
+	[ -f "$KT_REPO/.git" ] && KT_CARGO_TARGET=$CACHE/cargo-target-${RUN##*/}
+fi
 export CARGO_TARGET_DIR=$KT_CARGO_TARGET
 
 # The host tools (tools/), built once into the cache.

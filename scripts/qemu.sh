@@ -7,12 +7,19 @@
 #   arm     Orange Pi PC (Allwinner H3, 1 GiB) with a DS1338 RTC at 0x68 and
 #           a 256-byte AT24 EEPROM at 0x50 on r_i2c, and our DT overlay
 #
-# MODE is the guest /init's kt298.mode (check, bench, demo, cmd, shell). The
-# serial console goes to LOG (and to the terminal with KT_VERBOSE=1, or for
-# the interactive shell). EXTRA_CPIO is appended to the initramfs (the kernel
-# unpacks concatenated archives in order). The boot is killed after
-# KT_TIMEOUT seconds (default 1200: the arm test run takes 9-10 min under TCG);
-# the caller judges the log.
+# MODE is the guest /init's kt298.mode (check, bench, demo, cmd, boot, shell).
+# The guest has two serial ports. The first, ttyS0, carries the tests' output
+# (/init writes to it, kt298.tty=ttyS0) into LOG, and to the terminal with
+# KT_VERBOSE=1. The second, ttyS1, is the kernel's only console, at every log
+# level (ignore_loglevel), into LOG's kernel log, LOG with .log replaced by
+# .kernel.log: every kernel message of the run, from the boot's first to
+# power-off, whatever the kernel's log buffer keeps (kt298-report checks it for
+# splats). On the Orange Pi PC the second port is UART1, which the board's
+# device tree leaves disabled: boards/orangepi-pc/kernel-log-uart.dtso enables
+# it for the boot. The interactive shell has one port, ttyS0, as the console.
+# EXTRA_CPIO is appended to the initramfs (the kernel unpacks concatenated
+# archives in order). The boot is killed after KT_TIMEOUT seconds (default 1200:
+# the arm test run takes 9-10 min under TCG); the caller judges the logs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -23,7 +30,19 @@ if [ -n "$extra" ]; then
 	cat "$initrd" "$extra" >"$logf.initrd"
 	initrd=$logf.initrd
 fi
-append="console=ttyS0,115200 quiet panic=-1 kt298.mode=$mode ${KT_APPEND:-}"
+klog=${logf%.log}.kernel.log
+rm -f "$klog"
+if [ "$mode" = shell ]; then
+	append="console=ttyS0,115200 quiet"
+	ports=()
+else
+	# printk.devkmsg=on: /init's and the scripts' markers in the kernel log are never
+	# rate-limited away.
+	append="console=ttyS1,115200 ignore_loglevel printk.devkmsg=on kt298.tty=ttyS0"
+	ports=(-serial stdio -chardev "file,id=klog,path=${klog//,/,,}" -serial chardev:klog)
+fi
+append+=" panic=-1 kt298.mode=$mode ${KT_APPEND:-}"
+dtb=$kbuild/kt298-orangepi-pc.dtb
 case $arch in
 x86_64)
 	accel=tcg cpu=max
@@ -32,8 +51,13 @@ x86_64)
 		-kernel "$kbuild/arch/x86/boot/bzImage")
 	;;
 arm)
+	if [ ${#ports[@]} -gt 0 ]; then
+		"$kbuild/scripts/dtc/dtc" -q -@ -I dts -O dtb -o "$logf.dtbo" "$here/../boards/orangepi-pc/kernel-log-uart.dtso"
+		"$kbuild/scripts/dtc/fdtoverlay" -i "$dtb" -o "$logf.dtb" "$logf.dtbo"
+		dtb=$logf.dtb
+	fi
 	cmd=(qemu-system-arm -M orangepi-pc -m 1G
-		-kernel "$kbuild/arch/arm/boot/zImage" -dtb "$kbuild/kt298-orangepi-pc.dtb"
+		-kernel "$kbuild/arch/arm/boot/zImage" -dtb "$dtb"
 		-device ds1338,address=0x68 -device at24c-eeprom,address=0x50,rom-size=256)
 	;;
 *) die "unknown ARCH $arch" ;;
@@ -44,10 +68,10 @@ rc=0
 if [ "$mode" = shell ]; then
 	"${cmd[@]}" -nographic 2>&1 | tee "$logf" || rc=$?
 elif [ "${KT_VERBOSE:-0}" = 1 ]; then
-	timeout --kill-after=10 "$timeout" "${cmd[@]}" -display none -monitor none -serial stdio </dev/null 2>&1 | tee "$logf" || rc=$?
+	timeout --kill-after=10 "$timeout" "${cmd[@]}" -display none -monitor none "${ports[@]}" </dev/null 2>&1 | tee "$logf" || rc=$?
 else
-	timeout --kill-after=10 "$timeout" "${cmd[@]}" -display none -monitor none -serial stdio </dev/null >"$logf" 2>&1 || rc=$?
+	timeout --kill-after=10 "$timeout" "${cmd[@]}" -display none -monitor none "${ports[@]}" </dev/null >"$logf" 2>&1 || rc=$?
 fi
-rm -f "$logf.initrd"
+rm -f "$logf.initrd" "$logf.dtbo" "$logf.dtb"
 [ $rc = 124 ] && echo "@@kt298 host: the guest was killed after ${timeout}s" >>"$logf"
 exit 0

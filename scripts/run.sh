@@ -48,4 +48,4 @@ printf '%s\n' "$CMD" >"$extra/host/cmd.sh"
 (cd "$extra" && find . | cpio -o -H newc --owner 0:0 --quiet) | gzip -1 >"$extra.cpio"
 "$here/qemu.sh" "$m" "$kb" "$run/$m.cpio.gz" cmd "$run/$m-cmd.log" "$extra.cpio"
 # Not exec: the EXIT trap above removes the command's image.
-"$REPORT" cmd "$run/$m-cmd.log"
+"$REPORT" cmd "$run/$m-cmd.log" --kernel-log "$m=$run/$m-cmd.kernel.log"

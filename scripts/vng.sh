@@ -13,9 +13,9 @@
 #
 # With CMD: CMD's output is this script's (stdout and stderr apart), its exit
 # status this script's; its stdin is /dev/null. KT_VERBOSE=1 shows the guest
-# kernel's console on stderr. A guest that does not finish within KT_TIMEOUT
-# seconds (default 900) is killed; then, or if the command's end was never seen
-# (the guest died), this script says so and exits 125.
+# kernel's console on stderr, every message of it. A guest that does not finish
+# within KT_TIMEOUT seconds (default 900) is killed; then, or if the command's
+# end was never seen (the guest died), this script says so and exits 125.
 #
 # How vng 1.42 runs CMD: its guest init (virtme-ng-init) needs the virtio-serial
 # "script ports" as /dev/virtio-ports/virtme.*, links that udevd makes from the
@@ -47,8 +47,9 @@ cmd=${*:-${CMD:-}}
 if [ -z "$cmd" ]; then
 	exec vng "${args[@]}"
 fi
-# --verbose: the kernel's console on vng's stderr (and --show-boot-console).
-[ "${KT_VERBOSE:-0}" = 1 ] && args+=(--verbose)
+# --verbose: the kernel's console on vng's stderr (and --show-boot-console), with every
+# message (ignore_loglevel), and no rate limit on writes to /dev/kmsg.
+[ "${KT_VERBOSE:-0}" = 1 ] && args+=(--verbose --append "ignore_loglevel printk.devkmsg=on")
 if [ -e /usr/lib/systemd/systemd-udevd ] || [ -e /lib/systemd/systemd-udevd ]; then
 	warn "the host's udevd will run in the vng guest: slow under TCG (minutes; see scripts/vng.sh)"
 fi

@@ -16,9 +16,17 @@
 _t_n=0
 echo "KTAP version 1"
 
+# With KT_KMSG=1 (the QEMU guests' /init sets it) each result is also noted in the
+# kernel log, by number, so that the host can say which test a kernel splat came with.
+_t_kmsg() {
+	[ "${KT_KMSG:-0}" = 1 ] && echo "<5>kt298-test: result $_t_n" >/dev/kmsg 2>/dev/null
+	return 0
+}
+
 t_ok() {
 	_t_n=$((_t_n + 1))
 	echo "ok $_t_n $1"
+	_t_kmsg
 }
 
 t_fail() {
@@ -26,12 +34,13 @@ t_fail() {
 	# Diagnostics come before the result line, as KUnit prints them.
 	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'
 	echo "not ok $_t_n $1"
-	return 0
+	_t_kmsg
 }
 
 t_skip() {
 	_t_n=$((_t_n + 1))
 	echo "ok $_t_n $1 # SKIP ${2:-}"
+	_t_kmsg
 }
 
 # t_check NAME CMD...: ok if CMD exits 0; its output is shown on failure.

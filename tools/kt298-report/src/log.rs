@@ -145,32 +145,26 @@ const BENIGN: &[&str] = &[
     "kmemleak: Automatic memory scanning thread",
 ];
 
-/// Splats of the upstream kernel, not of this suite, that a run may show.
-/// Each is matched anywhere in a splat's report and says why it is known.
-pub const KNOWN_UPSTREAM: &[(&str, &str)] = &[
-    (
-        "rust_doctest_kernel_time_hrtimer_rs",
-        "Linux 7.2's kernel::time::hrtimer doc examples put timers on the stack \
-         without debug-object annotation (ODEBUG warning under DEBUG_OBJECTS_TIMERS)",
-    ),
-    (
-        "identify_boot_cpu+",
-        "KASAN report from an interrupt taken inside identify_boot_cpu() a few \
-         milliseconds into boot, in generic x86 code, before any module or \
-         kernel-crate code of ours runs (seen once in about ten TCG boots)",
-    ),
-];
-
-/// One splat: its report, from the first matching line to the end of the
-/// trace, and the reason it is a known upstream issue, if it is one.
+/// One splat: its report, from the first matching line to the end of the trace.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Splat {
+    /// The indices of its first and last lines among the text's lines.
+    pub start: usize,
+    pub end: usize,
+    /// Its whole report, the trace included.
+    pub block: Vec<String>,
+    /// The lines of the report that look like a splat: what the report shows.
     pub lines: Vec<String>,
-    pub known: Option<&'static str>,
 }
 
+/// The prefix of the lines the guest's /init and test scripts write to the kernel log to say
+/// where the run is (see `klog`): never a kernel report, whatever a test's name says.
+pub const MARK: &str = "kt298-test: ";
+
 fn is_splat(line: &str) -> bool {
-    SPLATS.iter().any(|p| line.contains(p)) && !BENIGN.iter().any(|p| line.contains(p))
+    SPLATS.iter().any(|p| line.contains(p))
+        && !BENIGN.iter().any(|p| line.contains(p))
+        && !line.contains(MARK)
 }
 
 /// The last line of a warning's trace or of a KASAN report.
@@ -199,17 +193,15 @@ pub fn splats(text: &str) -> Vec<Splat> {
             end = i;
         }
         let block = &lines[i..=end];
-        let known = KNOWN_UPSTREAM
-            .iter()
-            .find(|(sig, _)| block.iter().any(|l| l.contains(sig)))
-            .map(|(_, why)| *why);
         out.push(Splat {
+            start: i,
+            end,
+            block: block.iter().map(|l| l.to_string()).collect(),
             lines: block
                 .iter()
                 .filter(|l| is_splat(l))
                 .map(|l| l.to_string())
                 .collect(),
-            known,
         });
         i = end + 1;
     }
@@ -260,30 +252,28 @@ mod tests {
         assert_eq!(
             s,
             vec![Splat {
+                start: 2,
+                end: 2,
+                block: vec!["[ 2.0] BUG: KASAN: slab-use-after-free in x".to_string()],
                 lines: vec!["[ 2.0] BUG: KASAN: slab-use-after-free in x".to_string()],
-                known: None
             }]
         );
     }
 
     #[test]
-    fn known_upstream_splat_is_one_block() {
+    fn a_warning_is_one_block_to_its_end_of_trace() {
         let s = splats(
             "ODEBUG: object 1 is on stack 2, but NOT annotated.\n[ cut here ]\nWARNING: lib/debugobjects.c:672\nCall Trace:\n ? _RNvXs1_rust_doctest_kernel_time_hrtimer_rs_04main+0x2d\n---[ end trace 0 ]---\nWARNING: ours\n",
         );
         assert_eq!(s.len(), 2);
-        assert!(s[0].known.is_some());
+        assert_eq!((s[0].start, s[0].end), (0, 5));
         assert_eq!(s[0].lines.len(), 3);
-        assert_eq!(s[1].known, None);
+        assert!(s[0].block[4].contains("hrtimer_rs"));
+        assert_eq!(s[1].lines, vec!["WARNING: ours".to_string()]);
     }
 
     #[test]
-    fn early_boot_kasan_report_is_known_but_not_later_ones() {
-        let early = "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0\nCall Trace:\n handle_edge_irq+0x2c/0x710\n identify_cpu+0x22a/0x1510\n identify_boot_cpu+0xd/0xa0\n start_kernel+0x2b7/0x350\n==================================================================\n";
-        let s = splats(early);
-        assert!(!s.is_empty());
-        assert!(s.iter().all(|s| s.known.is_some()));
-        let later = "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0\nCall Trace:\n handle_edge_irq+0x2c/0x710\n relay_write+0x10/0x20\n==================================================================\n";
-        assert!(splats(later).iter().all(|s| s.known.is_none()));
+    fn the_guests_markers_are_never_splats() {
+        assert!(splats("[ 5.0] kt298-test: begin guest:no BUG: here\n").is_empty());
     }
 }
