@@ -19,7 +19,7 @@ echo "KTAP version 1"
 # With KT_KMSG=1 (the QEMU guests' /init sets it) each result is also noted in the
 # kernel log, by number, so that the host can say which test a kernel splat came with.
 _t_kmsg() {
-	[ "${KT_KMSG:-0}" = 1 ] && echo "<5>kt298-test: result $_t_n" >/dev/kmsg 2>/dev/null
+	[ "${KT_KMSG:-0}" = 1 ] && echo "<5>kt298-test: result $_t_n" 2>/dev/null >/dev/kmsg
 	return 0
 }
 
