@@ -680,7 +680,7 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(
             found[0].known.as_deref(),
-            Some("hrtimer doc examples put timers on the stack (ODEBUG)")
+            Some("ODEBUG: the hrtimer doc examples put timers on the stack")
         );
         assert_eq!(
             found[0].place,
