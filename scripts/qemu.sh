@@ -8,15 +8,17 @@
 #           a 256-byte AT24 EEPROM at 0x50 on r_i2c, and our DT overlay
 #
 # MODE is the guest /init's kt298.mode (check, bench, demo, cmd, boot, shell).
-# The guest has two serial ports. The first, ttyS0, carries the tests' output
-# (/init writes to it, kt298.tty=ttyS0) into LOG, and to the terminal with
-# KT_VERBOSE=1. The second, ttyS1, is the kernel's only console, at every log
-# level (ignore_loglevel), into LOG's kernel log, LOG with .log replaced by
+# The guest has two ports. One carries the tests' output (/init writes to it,
+# kt298.tty=) into LOG, and to the terminal with KT_VERBOSE=1: ttyS0 on the
+# Orange Pi PC, a virtio console (hvc0) on x86_64 (see below). The other, a
+# serial port, is the kernel's only console, at every log level
+# (ignore_loglevel), into LOG's kernel log, LOG with .log replaced by
 # .kernel.log: every kernel message of the run, from the boot's first to
 # power-off, whatever the kernel's log buffer keeps (kt298-report checks it for
-# splats). On the Orange Pi PC the second port is UART1, which the board's
-# device tree leaves disabled: boards/orangepi-pc/kernel-log-uart.dtso enables
-# it for the boot. The interactive shell has one port, ttyS0, as the console.
+# splats): ttyS0 on x86_64; on the Orange Pi PC UART1 (ttyS1), which the
+# board's device tree leaves disabled: boards/orangepi-pc/kernel-log-uart.dtso
+# enables it for the boot. The interactive shell has one port, ttyS0, as the
+# console.
 # EXTRA_CPIO is appended to the initramfs (the kernel unpacks concatenated
 # archives in order). The boot is killed after KT_TIMEOUT seconds (default 1200:
 # the arm test run takes 9-10 min under TCG); the caller judges the logs.
@@ -38,8 +40,20 @@ if [ "$mode" = shell ]; then
 else
 	# printk.devkmsg=on: /init's and the scripts' markers in the kernel log are never
 	# rate-limited away.
-	append="console=ttyS1,115200 ignore_loglevel printk.devkmsg=on kt298.tty=ttyS0"
-	ports=(-serial stdio -chardev "file,id=klog,path=${klog//,/,,}" -serial chardev:klog)
+	klogdev=(-chardev "file,id=klog,path=${klog//,/,,}")
+	if [ "$arch" = x86_64 ]; then
+		# The tests' output on a virtio console (hvc0), not on a second 8250 port: the
+		# 8250 ports share one lock class, so a tty writer on one and the console on the
+		# other let lockdep chain the tty's wake-ups to every printk made under a lock
+		# (the hrtimer doc examples' ODEBUG warnings at boot) and report a circular
+		# dependency, after which lockdep is off for the rest of the run.
+		append="console=ttyS0,115200 ignore_loglevel printk.devkmsg=on kt298.tty=hvc0"
+		ports=("${klogdev[@]}" -serial chardev:klog
+			-device virtio-serial-pci -chardev stdio,id=out -device virtconsole,chardev=out)
+	else
+		append="console=ttyS1,115200 ignore_loglevel printk.devkmsg=on kt298.tty=ttyS0"
+		ports=(-serial stdio "${klogdev[@]}" -serial chardev:klog)
+	fi
 fi
 append+=" panic=-1 kt298.mode=$mode ${KT_APPEND:-}"
 dtb=$kbuild/kt298-orangepi-pc.dtb
