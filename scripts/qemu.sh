@@ -41,7 +41,9 @@ arm)
 *) die "unknown ARCH $arch" ;;
 esac
 cmd+=(-initrd "$initrd" -append "$append" -no-reboot)
-[ -z "${KT_ICOUNT:-}" ] || cmd+=(-icount "$KT_ICOUNT")
+# Under icount the RTC models follow the guest's clock (-rtc clock=vm), not the host's, which
+# would run ahead of guest time.
+[ -z "${KT_ICOUNT:-}" ] || cmd+=(-icount "$KT_ICOUNT" -rtc clock=vm)
 
 rc=0
 if [ "$mode" = shell ]; then

@@ -177,10 +177,10 @@ fn table(runs: &[(&str, &str)]) -> (Vec<Row>, Vec<String>) {
                         failures.push(format!("{machine}: {}: {}: {why}", f[0], r.cells[2]));
                     }
                     rows.push(r);
-                } else if line
-                    .strip_prefix('#')
-                    .is_some_and(|c| c.split_whitespace().any(|w| w == "failed"))
-                {
+                } else if line.strip_prefix('#').is_some_and(|c| {
+                    c.split(|ch: char| !ch.is_alphanumeric())
+                        .any(|w| w == "failed")
+                }) {
                     failures.push(format!("{machine}: {script}: {}", line[1..].trim()));
                 }
             }
@@ -341,6 +341,7 @@ mod tests {
 @bench i2c | xfer | 0 | 100 | us | <=1.0
 # modprobe i2c_mv64xxx_rs failed
 # round 2: this is not a failure
+# round 3, rtc_m41t00: kt298-rtc read /dev/rtc1 300 failed: read 125 is after 1796665643
 @@kt298 end rc=0
 @@kt298 begin bench:rtc
 @bench rtc | read | 10 | 12 | us
@@ -355,6 +356,7 @@ mod tests {
             [
                 "arm: i2c: xfer: ours is 0, not a measurement",
                 "arm: i2c: modprobe i2c_mv64xxx_rs failed",
+                "arm: i2c: round 3, rtc_m41t00: kt298-rtc read /dev/rtc1 300 failed: read 125 is after 1796665643",
                 "arm: rtc: exit status 1",
                 "arm: late: did not finish",
             ]
