@@ -56,7 +56,7 @@ shell: setup
 	@bash $(S)/run.sh $(call machine_or,arm) --shell
 
 # BENCH=kscrubd[,relayfs...] runs only those tests/bench/*.sh; MACHINE= (x86_64,
-# x86_64-release or arm) only that machine.
+# x86_64-release or arm, each also with -icount: instruction counts) only that machine.
 bench: setup
 	@KT_BENCH='$(BENCH)' bash $(S)/bench.sh $(MACHINE)
 

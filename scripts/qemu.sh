@@ -22,6 +22,9 @@
 # EXTRA_CPIO is appended to the initramfs (the kernel unpacks concatenated
 # archives in order). The boot is killed after KT_TIMEOUT seconds (default 1200:
 # the arm test run takes 9-10 min under TCG); the caller judges the logs.
+# KT_ICOUNT=shift=0 (QEMU's -icount options) runs the guest in instruction-count
+# mode: its clock advances 2^shift ns per instruction executed (deterministic,
+# all vCPUs in turn on one host thread; never with KVM).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -60,7 +63,7 @@ dtb=$kbuild/kt298-orangepi-pc.dtb
 case $arch in
 x86_64)
 	accel=tcg cpu=max
-	if [ "${KT_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then accel=kvm cpu=host; fi
+	if [ "${KT_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && [ -z "${KT_ICOUNT:-}" ]; then accel=kvm cpu=host; fi
 	cmd=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 4 -m 2G
 		-kernel "$kbuild/arch/x86/boot/bzImage")
 	;;
@@ -77,6 +80,9 @@ arm)
 *) die "unknown ARCH $arch" ;;
 esac
 cmd+=(-initrd "$initrd" -append "$append" -no-reboot)
+# Under icount the RTC models follow the guest's clock (-rtc clock=vm), not the host's, which
+# would run ahead of guest time.
+[ -z "${KT_ICOUNT:-}" ] || cmd+=(-icount "$KT_ICOUNT" -rtc clock=vm)
 
 rc=0
 if [ "$mode" = shell ]; then

@@ -80,6 +80,10 @@ run_suite() {
 	# A NACK is an error, not a hang, and the bus still works afterwards.
 	t_check_fails "$tag: nobody at 0x51" i2ctransfer -y "$bus" w1@0x51 0x00
 	t_eq "$tag: the bus works after a NACK" "0xa5" "$(i2cget -y "$bus" 0x50 0x20)"
+	# The benchmarks' transfer loop: a NACK fails it rather than timing it.
+	t_check_fails "$tag: kt298-i2c xfer fails at 0x51" kt298-i2c xfer "$bus" 0x51 3 8
+	t_check "$tag: kt298-i2c xfer times 10 transfers of 1+256 bytes" sh -c \
+		"kt298-i2c xfer $bus 0x50 10 256 | grep -q '^xfers=10 len=1+256 changed=0 us_per_xfer=[0-9]'"
 
 	# The kernel's C at24 driver on our bus: the sysfs eeprom file.
 	modprobe at24

@@ -19,7 +19,11 @@
 //! `kt298-report cmd LOG [--kernel-log MACHINE=LOG]` prints the output of a `make run
 //! CMD=...` guest command and exits with its status. `kt298-report splats
 //! MACHINE KERNEL_LOG` lists every splat of a kernel log, known or not.
+//!
+//! `kt298-report bench x86_64=x86.log arm=arm.log` prints the benchmark table
+//! (see `bench.rs`); it exits non-zero if a measurement failed.
 
+mod bench;
 mod klog;
 mod known;
 mod ktap;
@@ -67,7 +71,8 @@ enum Command {
         machine: String,
         kernel_log: PathBuf,
     },
-    /// Print the benchmark table from `make bench` runs (MACHINE=LOG pairs).
+    /// Print the benchmark table from `make bench` runs (MACHINE=LOG pairs); fails if a
+    /// measurement failed.
     Bench {
         #[arg(required = true)]
         runs: Vec<String>,
@@ -547,81 +552,6 @@ fn list_splats(machine: &str, path: &Path) -> Result<ExitCode> {
     )
 }
 
-/// Returns true if a bigger number is better in `unit` (rates); otherwise smaller is (times).
-fn higher_is_better(unit: &str) -> bool {
-    unit.ends_with("/s") || unit == "x"
-}
-
-/// Checks `ratio` (ours / theirs) against a target such as `<=0.8` or `>=1.0`.
-///
-/// Returns `None` if the target does not parse.
-fn target_met(ratio: f64, target: &str) -> Option<bool> {
-    if let Some(v) = target.strip_prefix("<=") {
-        return Some(ratio <= v.trim().parse::<f64>().ok()?);
-    }
-    if let Some(v) = target.strip_prefix(">=") {
-        return Some(ratio >= v.trim().parse::<f64>().ok()?);
-    }
-    None
-}
-
-/// Benchmark scripts print `@bench GROUP | ROW | OURS | THEIRS | UNIT [| TARGET]` lines; the
-/// table says which side is better and, where a row has a target for the ratio, whether it is
-/// met.
-fn bench(runs: &[String]) -> Result<ExitCode> {
-    println!(
-        "{:<8} {:<14} {:<52} {:>12} {:>12} {:>8}  {:<6} {:<8} {:<12}",
-        "machine", "group", "measure", "ours", "upstream", "ratio", "unit", "better", "target"
-    );
-    let mut rows = 0;
-    for run in runs {
-        let (machine, text) = split_run(run)?;
-        for line in text.lines() {
-            let Some(rest) = line.trim_end_matches('\r').trim().strip_prefix("@bench ") else {
-                continue;
-            };
-            let f: Vec<&str> = rest.split('|').map(str::trim).collect();
-            if f.len() != 5 && f.len() != 6 {
-                continue;
-            }
-            let (ratio, better, target) = match (f[2].parse::<f64>(), f[3].parse::<f64>()) {
-                (Ok(a), Ok(b)) if b != 0.0 => {
-                    let r = a / b;
-                    let ours = if higher_is_better(f[4]) { a > b } else { a < b };
-                    let better = if a == b {
-                        "equal"
-                    } else if ours {
-                        "ours"
-                    } else {
-                        "upstream"
-                    };
-                    let target = match f.get(5).map(|t| (t, target_met(r, t))) {
-                        Some((t, Some(true))) => format!("{t} met"),
-                        Some((t, Some(false))) => format!("{t} MISSED"),
-                        Some((t, None)) => format!("{t}?"),
-                        None => "-".to_string(),
-                    };
-                    (format!("{r:.3}"), better, target)
-                }
-                _ => (
-                    "-".to_string(),
-                    "-",
-                    f.get(5).map_or("-".into(), |t| format!("{t} n/a")),
-                ),
-            };
-            println!(
-                "{:<8} {:<14} {:<52} {:>12} {:>12} {:>8}  {:<6} {:<8} {:<12}",
-                machine, f[0], f[1], f[2], f[3], ratio, f[4], better, target
-            );
-            rows += 1;
-        }
-    }
-    if rows == 0 {
-        println!("(no benchmark rows: no module has added any yet)");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Check {
@@ -634,7 +564,7 @@ fn main() -> Result<ExitCode> {
             machine,
             kernel_log,
         } => list_splats(&machine, &kernel_log),
-        Command::Bench { runs } => bench(&runs),
+        Command::Bench { runs } => bench::report(&runs),
     }
 }
 
@@ -697,16 +627,5 @@ mod tests {
         assert!(kernel_splats("arm", &k, &known_list().unwrap())
             .iter()
             .all(|f| f.known.is_none()));
-    }
-
-    #[test]
-    fn targets() {
-        assert_eq!(target_met(0.7, "<=0.8"), Some(true));
-        assert_eq!(target_met(0.9, "<=0.8"), Some(false));
-        assert_eq!(target_met(3.5, ">=3"), Some(true));
-        assert_eq!(target_met(2.0, ">= 3"), Some(false));
-        assert_eq!(target_met(1.0, "~1"), None);
-        assert!(higher_is_better("MB/s"));
-        assert!(!higher_is_better("ns"));
     }
 }
