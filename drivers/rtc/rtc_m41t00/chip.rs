@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The M41T00 on its bus: block transfers and the RTC class operations.
+//! The RTC class operations of the M41T00.
 
-use super::regs;
+use super::{
+    bus::Bus,
+    read,
+    regs::{
+        Ctrl,
+        Sec,
+        TimeRegs, //
+    },
+    time, //
+};
 use kernel::{
     device::{
         Bound,
         Device, //
     },
-    i2c::{
-        Function,
-        I2cClient, //
-    },
+    i2c::I2cClient,
     new_spinlock,
     prelude::*,
     rtc::{
@@ -37,78 +43,6 @@ use kernel::{
         UserSlice, //
     },
 };
-
-/// How the time registers are moved as one block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Bus {
-    /// Plain I2C: a register-address write and a read joined by a repeated start.
-    I2c,
-    /// SMBus I2C block commands (for example on `i2c-stub`).
-    SmbusBlock,
-}
-
-impl Bus {
-    /// Picks the way to move blocks on `client`'s adapter.
-    ///
-    /// Returns [`ENODEV`] if the adapter can do neither.
-    pub(crate) fn for_client(client: &I2cClient<Bound>) -> Result<Self> {
-        if client.check_functionality(Function::I2c) {
-            Ok(Self::I2c)
-        } else if client.check_functionality(Function::SmbusI2cBlock) {
-            Ok(Self::SmbusBlock)
-        } else {
-            Err(ENODEV)
-        }
-    }
-
-    /// Reads `buf.len()` registers from `reg` on in one bus transaction.
-    pub(crate) fn read(self, client: &I2cClient<Bound>, reg: u8, buf: &mut [u8]) -> Result {
-        match self {
-            Self::I2c => {
-                let addr = [reg];
-                client.transfer(&mut [client.write_message(&addr)?, client.read_message(buf)?])
-            }
-            Self::SmbusBlock => {
-                if client.smbus_read_i2c_block_data(reg, buf)? != buf.len() {
-                    return Err(EIO);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Reads the seven time registers and then the seconds register again, in one transfer
-    /// of four messages joined by repeated starts (for [`regs::read_checked`]).
-    ///
-    /// Only for [`Bus::I2c`].
-    pub(crate) fn read_time_checked(
-        client: &I2cClient<Bound>,
-        buf: &mut [u8; regs::TIME_REGS + 1],
-    ) -> Result {
-        let addr = [0u8];
-        let (time, sec) = buf.split_at_mut(regs::TIME_REGS);
-        client.transfer(&mut [
-            client.write_message(&addr)?,
-            client.read_message(time)?,
-            client.write_message(&addr)?,
-            client.read_message(sec)?,
-        ])
-    }
-
-    /// Writes `data` to the registers from `reg` on in one bus transaction.
-    pub(crate) fn write(self, client: &I2cClient<Bound>, reg: u8, data: &[u8]) -> Result {
-        match self {
-            Self::I2c => {
-                let mut buf = [0u8; 1 + regs::TIME_REGS + 1];
-                let msg = buf.get_mut(..1 + data.len()).ok_or(EINVAL)?;
-                msg[0] = reg;
-                msg[1..].copy_from_slice(data);
-                client.write(msg)
-            }
-            Self::SmbusBlock => client.smbus_write_i2c_block_data(reg, data),
-        }
-    }
-}
 
 /// Messages about failed reads are printed at most once per this interval.
 const ERROR_INTERVAL: Delta = Delta::from_secs(5);
@@ -164,12 +98,12 @@ impl Chip {
     }
 
     /// Reads the time registers consistently.
-    fn read_regs(&self, parent: &Device<Bound>) -> Result<[u8; regs::TIME_REGS]> {
+    fn read_regs(&self, parent: &Device<Bound>) -> Result<TimeRegs> {
         let client = Self::client(parent)?;
         let res = if self.bus == Bus::I2c && !self.double_read {
-            regs::read_checked(|buf| Bus::read_time_checked(client, buf))
+            read::read_checked(|| Bus::read_time_checked(client))
         } else {
-            regs::read_consistent(|buf| self.bus.read(client, 0, buf))
+            read::read_consistent(|| self.bus.read_time(client))
         };
         self.read_calls.add(1, Relaxed);
         match res {
@@ -188,28 +122,24 @@ impl Chip {
     }
 
     /// Reads the control register.
-    fn read_ctrl(&self, parent: &Device<Bound>) -> Result<u8> {
-        let mut ctrl = [0u8];
-        self.bus
-            .read(Self::client(parent)?, regs::REG_CTRL, &mut ctrl)?;
-        Ok(ctrl[0])
+    fn read_ctrl(&self, parent: &Device<Bound>) -> Result<Ctrl> {
+        self.bus.read(Self::client(parent)?)
     }
 
     /// Writes the control register.
-    fn write_ctrl(&self, parent: &Device<Bound>, ctrl: u8) -> Result {
-        self.bus
-            .write(Self::client(parent)?, regs::REG_CTRL, &[ctrl])
+    fn write_ctrl(&self, parent: &Device<Bound>, ctrl: Ctrl) -> Result {
+        self.bus.write(Self::client(parent)?, ctrl)
     }
 
     /// Returns whether the frequency test output (FT: 512 Hz on the FT/OUT pin) is on.
     pub(crate) fn frequency_test(&self, parent: &Device<Bound>) -> Result<bool> {
-        Ok(self.read_ctrl(parent)? & regs::CTRL_FT != 0)
+        Ok(self.read_ctrl(parent)?.ft())
     }
 
     /// Turns the frequency test output on or off.
     pub(crate) fn set_frequency_test(&self, parent: &Device<Bound>, on: bool) -> Result {
-        let ctrl = self.read_ctrl(parent)? & !regs::CTRL_FT;
-        self.write_ctrl(parent, if on { ctrl | regs::CTRL_FT } else { ctrl })
+        let ctrl = self.read_ctrl(parent)?;
+        self.write_ctrl(parent, ctrl.with_ft(on))
     }
 }
 
@@ -217,21 +147,21 @@ impl Chip {
 impl rtc::Ops for Chip {
     fn read_time(&self, parent: &Device<Bound>) -> Result<Time> {
         let regs = self.read_regs(parent)?;
-        if regs[regs::REG_SEC] & regs::SEC_ST != 0 && self.stop_reported.xchg(1, Relaxed) == 0 {
+        if regs.sec.st() && self.stop_reported.xchg(1, Relaxed) == 0 {
             dev_warn!(
                 parent,
                 "oscillator stopped (ST set): time invalid until set\n"
             );
         }
-        regs::decode(&regs, self.century)
+        time::decode(&regs, self.century)
     }
 
-    fn set_time(&self, parent: &Device<Bound>, time: &Time) -> Result {
-        let regs = regs::encode(time, self.century)?;
+    fn set_time(&self, parent: &Device<Bound>, tm: &Time) -> Result {
+        let regs = time::encode(tm, self.century)?;
         // One block write: the chip never holds a mix of old and new fields, and the clear
         // ST bit restarts a stopped oscillator.
         self.bus
-            .write(Self::client(parent)?, 0, &regs)
+            .write_time(Self::client(parent)?, &regs)
             .inspect_err(|e| {
                 if self.error_allowed() {
                     dev_err!(parent, "setting the time failed: {}\n", e.to_errno());
@@ -242,26 +172,22 @@ impl rtc::Ops for Chip {
     }
 
     fn read_offset(&self, parent: &Device<Bound>) -> Result<i64> {
-        Ok(regs::offset_from_ctrl(self.read_ctrl(parent)?))
+        Ok(self.read_ctrl(parent)?.offset())
     }
 
     fn set_offset(&self, parent: &Device<Bound>, offset: i64) -> Result {
-        let calib = regs::ctrl_from_offset(offset)?;
-        let ctrl = self.read_ctrl(parent)? & !(regs::CTRL_CALIB_SIGN | regs::CTRL_CALIB);
-        self.write_ctrl(parent, ctrl | calib)
+        // An offset out of range is refused before the bus is touched.
+        let calib = Ctrl::for_offset(offset)?;
+        let ctrl = self.read_ctrl(parent)?;
+        self.write_ctrl(parent, ctrl.with_calibration_of(calib))
     }
 
     fn ioctl(&self, parent: &Device<Bound>, cmd: u32, arg: usize) -> Result<i32> {
         match cmd {
             rtc::VL_READ => {
                 // Only the stop bit says anything about the data; the time itself is not needed.
-                let mut sec = [0u8];
-                self.bus.read(Self::client(parent)?, 0, &mut sec)?;
-                let flags: u32 = if sec[0] & regs::SEC_ST != 0 {
-                    rtc::VL_DATA_INVALID
-                } else {
-                    0
-                };
+                let sec: Sec = self.bus.read(Self::client(parent)?)?;
+                let flags: u32 = if sec.st() { rtc::VL_DATA_INVALID } else { 0 };
                 UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
                     .writer()
                     .write(&flags)?;
@@ -275,11 +201,11 @@ impl rtc::Ops for Chip {
         let ctrl = self.read_ctrl(parent)?;
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         let century = yes_no(self.century);
-        let ft = yes_no(ctrl & regs::CTRL_FT != 0);
-        let out = u8::from(ctrl & regs::CTRL_OUT != 0);
+        let ft = yes_no(ctrl.ft());
+        let out = u8::from(ctrl.out());
         // An `i32` (the offset is at most 126108 ppb): 32-bit ARM's `core::fmt` cannot print
         // 64-bit integers.
-        let offset = i32::try_from(regs::offset_from_ctrl(ctrl)).unwrap_or(0);
+        let offset = i32::try_from(ctrl.offset()).unwrap_or(0);
         let (reads, calls) = (self.reads.load(Relaxed), self.read_calls.load(Relaxed));
         seq_print!(m, "century bits\t: {}\n", century);
         seq_print!(m, "bus\t\t: {:?}\n", self.bus);

@@ -1,508 +1,330 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The M41T00 register map and the pure logic on it: time coding, the
-//! consistent-read loop and calibration maths. Nothing here touches the bus.
+//! The M41T00 register map: where each register is and what its bits mean, from the
+//! datasheet.
+//!
+//! The chip has eight byte-wide registers behind an auto-incrementing register pointer:
+//! seven BCD time registers (0-6) and a control register (7). They are reached over I2C,
+//! not memory-mapped, so each one is a [`bitfield!`](kernel::bitfield!) type over its byte
+//! with its address in [`Register::ADDR`]; the bus code in `bus.rs` moves them. BCD coding
+//! is in `time.rs`; calibration maths is here, on [`Ctrl`], with the field it reads.
 
-use kernel::{
-    bcd,
-    prelude::*,
-    rtc::{
-        self,
-        Time, //
-    },
+use kernel::prelude::*;
+
+/// The address of a register in the chip: the value its register pointer is set to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reg(u8);
+
+impl Reg {
+    /// Returns the byte that sets the chip's register pointer to this register.
+    pub(crate) const fn addr(self) -> u8 {
+        self.0
+    }
+}
+
+/// A register of the chip: its layout over one byte, and its address.
+pub(crate) trait Register: Copy + From<u8> + Into<u8> {
+    /// Where the register is.
+    const ADDR: Reg;
+}
+
+/// Defines the registers of the chip as byte-wide [`bitfield!`](kernel::bitfield!) types
+/// that also implement [`Register`], in the shape of `kernel::io::register!`.
+macro_rules! registers {
+    ($($(#[$attr:meta])* $name:ident @ $addr:literal { $($fields:tt)* })*) => {
+        $(
+        kernel::bitfield! {
+            $(#[$attr])*
+            pub(crate) struct $name(u8) { $($fields)* }
+        }
+
+        impl Register for $name {
+            const ADDR: Reg = Reg($addr);
+        }
+        )*
+    };
+}
+
+registers! {
+    /// Seconds, and the oscillator stop bit.
+    Sec @ 0 {
+        /// Oscillator stopped (ST): the clock does not run; writing it clear restarts it.
+        7:7 st => bool;
+        /// Seconds, two BCD digits (00-59).
+        6:0 seconds;
+    }
+
+    /// Minutes.
+    Min @ 1 {
+        /// Minutes, two BCD digits (00-59).
+        6:0 minutes;
+    }
+
+    /// Hours, and the century bits.
+    Hour @ 2 {
+        /// Century enable (CEB): the chip toggles CB when the year wraps from 99 to 00.
+        7:7 ceb => bool;
+        /// Century bit (CB): while CEB is set, set means 21xx to this driver.
+        6:6 cb => bool;
+        /// Hours, two BCD digits (00-23).
+        5:0 hours;
+    }
+
+    /// Day of the week.
+    Wday @ 3 {
+        /// Day of the week, 1-7 in binary (1 is Sunday to this driver).
+        2:0 weekday;
+    }
+
+    /// Day of the month.
+    Mday @ 4 {
+        /// Day of the month, two BCD digits (01-31).
+        5:0 date;
+    }
+
+    /// Month.
+    Month @ 5 {
+        /// Month, two BCD digits (01-12).
+        4:0 month;
+    }
+
+    /// Year in the century.
+    Year @ 6 {
+        /// Year in the century, two BCD digits (00-99).
+        7:0 year;
+    }
+
+    /// Control: the FT/OUT pin and the calibration.
+    Ctrl @ 7 {
+        /// Output level of the FT/OUT pin while FT is clear (OUT).
+        7:7 out => bool;
+        /// Frequency test (FT): 512 Hz on the FT/OUT pin.
+        6:6 ft => bool;
+        /// Calibration sign (S): set speeds the clock up, clear slows it down.
+        5:5 sign => bool;
+        /// Calibration magnitude, in steps of [`POS_STEP_PPB`] or [`NEG_STEP_PPB`].
+        4:0 calibration;
+    }
+}
+
+/// The seven time registers, from [`Sec`] to [`Year`], read and written as one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimeRegs {
+    /// Seconds and ST.
+    pub(crate) sec: Sec,
+    /// Minutes.
+    pub(crate) min: Min,
+    /// Hours, CEB and CB.
+    pub(crate) hour: Hour,
+    /// Day of the week.
+    pub(crate) wday: Wday,
+    /// Day of the month.
+    pub(crate) mday: Mday,
+    /// Month.
+    pub(crate) month: Month,
+    /// Year in the century.
+    pub(crate) year: Year,
+}
+
+impl TimeRegs {
+    /// Length of the block in bytes.
+    pub(crate) const LEN: usize = 7;
+    /// Address of the first register of the block.
+    pub(crate) const ADDR: Reg = Sec::ADDR;
+
+    /// Returns the registers held in `bytes`, as the chip sends them from [`Self::ADDR`] on.
+    pub(crate) fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+        let [sec, min, hour, wday, mday, month, year] = bytes;
+        Self {
+            sec: sec.into(),
+            min: min.into(),
+            hour: hour.into(),
+            wday: wday.into(),
+            mday: mday.into(),
+            month: month.into(),
+            year: year.into(),
+        }
+    }
+
+    /// Returns the registers as the bytes written to the chip from [`Self::ADDR`] on.
+    pub(crate) fn to_bytes(self) -> [u8; Self::LEN] {
+        [
+            self.sec.into(),
+            self.min.into(),
+            self.hour.into(),
+            self.wday.into(),
+            self.mday.into(),
+            self.month.into(),
+            self.year.into(),
+        ]
+    }
+}
+
+// The block is the registers from `Sec` to `Year`, in that order, with no gaps.
+const _: () = {
+    let addrs = [
+        Sec::ADDR,
+        Min::ADDR,
+        Hour::ADDR,
+        Wday::ADDR,
+        Mday::ADDR,
+        Month::ADDR,
+        Year::ADDR,
+    ];
+    let mut i = 0;
+    let mut want = TimeRegs::ADDR.0;
+    while i < addrs.len() {
+        assert!(addrs[i].0 == want);
+        i += 1;
+        want += 1;
+    }
+    assert!(addrs.len() == TimeRegs::LEN);
 };
-
-/// Number of time registers (0-6), read and written as one block.
-pub(crate) const TIME_REGS: usize = 7;
-
-/// Register 0: seconds, BCD in bits 6:0.
-pub(crate) const REG_SEC: usize = 0;
-/// Register 1: minutes, BCD in bits 6:0.
-pub(crate) const REG_MIN: usize = 1;
-/// Register 2: hours, BCD in bits 5:0, century bits above.
-pub(crate) const REG_HOUR: usize = 2;
-/// Register 3: day of the week, 1-7 in bits 2:0.
-#[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
-pub(crate) const REG_WDAY: usize = 3;
-/// Register 4: day of the month, BCD in bits 5:0.
-pub(crate) const REG_MDAY: usize = 4;
-/// Register 5: month, BCD in bits 4:0.
-pub(crate) const REG_MONTH: usize = 5;
-/// Register 6: year in the century, BCD.
-pub(crate) const REG_YEAR: usize = 6;
-/// Register 7: control (OUT, FT, calibration sign and magnitude).
-pub(crate) const REG_CTRL: u8 = 7;
-
-/// Seconds register bit 7: the oscillator is stopped (ST).
-pub(crate) const SEC_ST: u8 = 1 << 7;
-/// Hours register bit 7: century enable (CEB); CB toggles when the year wraps.
-pub(crate) const HOUR_CEB: u8 = 1 << 7;
-/// Hours register bit 6: century bit (CB); set means 21xx while CEB is set.
-pub(crate) const HOUR_CB: u8 = 1 << 6;
-
-/// Control register bit 7: output level of the FT/OUT pin (OUT).
-pub(crate) const CTRL_OUT: u8 = 1 << 7;
-/// Control register bit 6: frequency test, 512 Hz on the FT/OUT pin (FT).
-pub(crate) const CTRL_FT: u8 = 1 << 6;
-/// Control register bit 5: calibration sign, set to speed the clock up (S).
-pub(crate) const CTRL_CALIB_SIGN: u8 = 1 << 5;
-/// Control register bits 4:0: calibration magnitude.
-pub(crate) const CTRL_CALIB: u8 = 0x1f;
 
 /// One negative calibration step slows the clock by 2.034 ppm.
 pub(crate) const NEG_STEP_PPB: i64 = 2034;
 /// One positive calibration step speeds the clock up by 4.068 ppm.
 pub(crate) const POS_STEP_PPB: i64 = 4068;
+/// Largest calibration magnitude.
+// CAST: the mask of a 5-bit field at bit 0 is 31, which any `i64` holds.
+const MAX_STEPS: i64 = (Ctrl::CALIBRATION_MASK >> Ctrl::CALIBRATION_SHIFT) as i64;
 /// Largest slowing offset, in ppb.
-pub(crate) const MIN_OFFSET: i64 = -(CTRL_CALIB as i64) * NEG_STEP_PPB;
+pub(crate) const MIN_OFFSET: i64 = -MAX_STEPS * NEG_STEP_PPB;
 /// Largest speeding offset, in ppb.
-pub(crate) const MAX_OFFSET: i64 = CTRL_CALIB as i64 * POS_STEP_PPB;
+pub(crate) const MAX_OFFSET: i64 = MAX_STEPS * POS_STEP_PPB;
 
-/// Bulk reads tried by [`read_consistent`] before it gives up.
-pub(crate) const MAX_READS: u32 = 10;
-
-/// Returns the range of times the chip can keep: 2000-2099, or 2000-2199 with the century bits.
-pub(crate) const fn range(century: bool) -> (i64, i64) {
-    if century {
-        (rtc::TIMESTAMP_BEGIN_2000, rtc::TIMESTAMP_END_2199)
-    } else {
-        (rtc::TIMESTAMP_BEGIN_2000, rtc::TIMESTAMP_END_2099)
-    }
-}
-
-/// Decodes the time registers.
-///
-/// With `century`, a set CB while CEB is set means 2100-2199; without, both bits are ignored.
-/// Returns [`EINVAL`] if the oscillator is stopped (ST) or a field is not a valid BCD date.
-pub(crate) fn decode(regs: &[u8; TIME_REGS], century: bool) -> Result<Time> {
-    if regs[REG_SEC] & SEC_ST != 0 {
-        return Err(EINVAL);
-    }
-    let hour_reg = regs[REG_HOUR];
-    let mut year = 2000 + u32::from(bcd::to_bin(regs[REG_YEAR])?);
-    if century && hour_reg & HOUR_CEB != 0 && hour_reg & HOUR_CB != 0 {
-        year += 100;
-    }
-    Time::new(
-        year,
-        bcd::to_bin(regs[REG_MONTH] & 0x1f)?.into(),
-        bcd::to_bin(regs[REG_MDAY] & 0x3f)?.into(),
-        bcd::to_bin(hour_reg & 0x3f)?.into(),
-        bcd::to_bin(regs[REG_MIN] & 0x7f)?.into(),
-        bcd::to_bin(regs[REG_SEC] & 0x7f)?.into(),
-    )
-}
-
-/// Encodes `time` for the time registers, with ST clear (a write restarts the oscillator).
-///
-/// With `century`, CEB is set and CB says 21xx; without, both are clear. Returns [`EINVAL`]
-/// if `time` is outside [`range`].
-pub(crate) fn encode(time: &Time, century: bool) -> Result<[u8; TIME_REGS]> {
-    let secs = time.to_time64();
-    let (min, max) = range(century);
-    if secs < min || secs > max {
-        return Err(EINVAL);
-    }
-    let byte = |v: u32| u8::try_from(v).map_err(|_| EINVAL);
-    let year = time.year();
-    let mut hour = bcd::from_bin(byte(time.hour())?)?;
-    if century {
-        hour |= HOUR_CEB;
-        if year >= 2100 {
-            hour |= HOUR_CB;
+impl Ctrl {
+    /// Returns the calibration offset in ppb that this control register sets.
+    pub(crate) fn offset(self) -> i64 {
+        let steps = i64::from(self.calibration().get());
+        if self.sign() {
+            steps * POS_STEP_PPB
+        } else {
+            -steps * NEG_STEP_PPB
         }
     }
-    Ok([
-        bcd::from_bin(byte(time.second())?)?,
-        bcd::from_bin(byte(time.minute())?)?,
-        hour,
-        byte(time.weekday() + 1)?,
-        bcd::from_bin(byte(time.day())?)?,
-        bcd::from_bin(byte(time.month())?)?,
-        bcd::from_bin(byte(year % 100)?)?,
-    ])
-}
 
-/// Reads the time registers with `read` until two consecutive reads agree.
-///
-/// The chip does not freeze its registers during a read, so one bulk read can
-/// tear across a carry (for example 10:59:59 read as 10:00:59). Two identical
-/// consecutive reads cannot both be torn. Normally this takes two reads; a
-/// carry between them costs a third. Returns the registers and the number of
-/// reads, [`EIO`] if [`MAX_READS`] reads never agreed, or the first error of
-/// `read`.
-pub(crate) fn read_consistent(
-    mut read: impl FnMut(&mut [u8; TIME_REGS]) -> Result,
-) -> Result<([u8; TIME_REGS], u32)> {
-    let mut prev = [0u8; TIME_REGS];
-    read(&mut prev)?;
-    for n in 2..=MAX_READS {
-        let mut cur = [0u8; TIME_REGS];
-        read(&mut cur)?;
-        if cur == prev {
-            return Ok((cur, n));
+    /// Returns a control register with the calibration (sign and magnitude) nearest to
+    /// `offset` ppb, and OUT and FT clear.
+    ///
+    /// Returns [`ERANGE`] if `offset` is outside [`MIN_OFFSET`]..=[`MAX_OFFSET`].
+    pub(crate) fn for_offset(offset: i64) -> Result<Self> {
+        if !(MIN_OFFSET..=MAX_OFFSET).contains(&offset) {
+            return Err(ERANGE);
         }
-        prev = cur;
+        // Round to the nearest step like the C `DIV_ROUND_CLOSEST()`.
+        let steps = if offset >= 0 {
+            (offset + POS_STEP_PPB / 2) / POS_STEP_PPB
+        } else {
+            (-offset + NEG_STEP_PPB / 2) / NEG_STEP_PPB
+        };
+        // `steps` is at most `MAX_STEPS` because `offset` is in range.
+        Self::zeroed()
+            .with_sign(offset >= 0)
+            .try_with_calibration(steps)
     }
-    Err(EIO)
-}
 
-/// Reads the time registers with `read` until a read is known not to be torn.
-///
-/// Each call of `read` fills the seven time registers and then, in the same
-/// bus transfer, the seconds register once more. The clock's registers only
-/// change on a seconds tick, which always changes the seconds register, so if
-/// both reads of the seconds register agree, no tick happened while the other
-/// registers were read. That is the guarantee of [`read_consistent`] for one
-/// transfer instead of two. Returns the registers and the number of reads,
-/// [`EIO`] after [`MAX_READS`] reads that all saw a tick, or the first error
-/// of `read`.
-pub(crate) fn read_checked(
-    mut read: impl FnMut(&mut [u8; TIME_REGS + 1]) -> Result,
-) -> Result<([u8; TIME_REGS], u32)> {
-    for n in 1..=MAX_READS {
-        let mut buf = [0u8; TIME_REGS + 1];
-        read(&mut buf)?;
-        if buf[TIME_REGS] == buf[REG_SEC] {
-            let mut regs = [0u8; TIME_REGS];
-            regs.copy_from_slice(&buf[..TIME_REGS]);
-            return Ok((regs, n));
-        }
+    /// Returns this control register with the calibration (sign and magnitude) of `other`,
+    /// and its own OUT and FT.
+    pub(crate) fn with_calibration_of(self, other: Self) -> Self {
+        self.with_sign(other.sign())
+            .with_calibration(other.calibration())
     }
-    Err(EIO)
-}
-
-/// Returns the calibration offset in ppb set by the control register `ctrl`.
-pub(crate) fn offset_from_ctrl(ctrl: u8) -> i64 {
-    let steps = i64::from(ctrl & CTRL_CALIB);
-    if ctrl & CTRL_CALIB_SIGN != 0 {
-        steps * POS_STEP_PPB
-    } else {
-        -steps * NEG_STEP_PPB
-    }
-}
-
-/// Returns the control register bits (sign and magnitude, bits 5:0) for the nearest
-/// calibration to `offset` ppb.
-///
-/// Returns [`ERANGE`] if `offset` is outside [`MIN_OFFSET`]..=[`MAX_OFFSET`].
-pub(crate) fn ctrl_from_offset(offset: i64) -> Result<u8> {
-    if !(MIN_OFFSET..=MAX_OFFSET).contains(&offset) {
-        return Err(ERANGE);
-    }
-    // Round to the nearest step like the C `DIV_ROUND_CLOSEST()`.
-    let (steps, sign) = if offset >= 0 {
-        ((offset + POS_STEP_PPB / 2) / POS_STEP_PPB, CTRL_CALIB_SIGN)
-    } else {
-        ((-offset + NEG_STEP_PPB / 2) / NEG_STEP_PPB, 0)
-    };
-    // CAST: `steps` is at most 31 because `offset` is in range.
-    Ok(sign | steps as u8)
 }
 
 #[kunit_tests(rtc_m41t00_regs)]
 mod tests {
     use super::*;
 
-    const SECS_PER_DAY: i64 = 86400;
+    #[test]
+    fn fields_of_a_raw_block() -> Result {
+        // Registers 0-7 as the chip sends them: 21:23:56 with ST set, CEB and CB set, Friday
+        // (6), the 31st of December, year 99; control with OUT, FT and S set, 17 steps.
+        let raw: [u8; 8] = [0xd6, 0xa3, 0xe1, 0xfe, 0xf1, 0xf2, 0x99, 0xf1];
+        let [time @ .., ctrl] = raw;
+        let regs = TimeRegs::from_bytes(time);
+        assert!(regs.sec.st());
+        assert_eq!(regs.sec.seconds(), 0x56);
+        // Bit 7 of the minutes is no field: it does not show in the minutes.
+        assert_eq!(regs.min.minutes(), 0x23);
+        assert!(regs.hour.ceb());
+        assert!(regs.hour.cb());
+        assert_eq!(regs.hour.hours(), 0x21);
+        assert_eq!(regs.wday.weekday(), 6);
+        assert_eq!(regs.mday.date(), 0x31);
+        assert_eq!(regs.month.month(), 0x12);
+        assert_eq!(regs.year.year(), 0x99);
+        let ctrl = Ctrl::from(ctrl);
+        assert!(ctrl.out());
+        assert!(ctrl.ft());
+        assert!(ctrl.sign());
+        assert_eq!(ctrl.calibration(), 17);
+        // The block goes back to the bus as it came, bits outside the fields included.
+        assert_eq!(regs.to_bytes(), time);
 
-    fn regs_of(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, century: bool) -> Result<[u8; 7]> {
-        encode(&Time::new(y, mo, d, h, mi, s)?, century)
+        // Clear century and stop bits leave the other fields alone.
+        let regs = TimeRegs::from_bytes([0x56, 0x23, 0x21, 6, 0x31, 0x12, 0x99]);
+        assert!(!regs.sec.st());
+        assert_eq!(regs.sec.seconds(), 0x56);
+        assert!(!regs.hour.ceb());
+        assert!(!regs.hour.cb());
+        assert_eq!(regs.hour.hours(), 0x21);
+        Ok(())
     }
 
     #[test]
-    fn known_encoding() -> Result {
-        // Thursday 2005-02-24 12:34:56 (weekday register 1 = Sunday).
+    fn setters_place_the_bits() -> Result {
+        assert_eq!(Sec::zeroed().with_st(true).into_raw(), 0x80);
         assert_eq!(
-            regs_of(2005, 2, 24, 12, 34, 56, false)?,
-            [0x56, 0x34, 0x12, 5, 0x24, 0x02, 0x05]
+            Sec::from(0x80).with_const_seconds::<0x59>().into_raw(),
+            0xd9
         );
-        // 2150 with the century bits: CEB and CB set above the hour.
-        assert_eq!(
-            regs_of(2150, 6, 1, 23, 0, 0, true)?,
-            [0x00, 0x00, 0x23 | HOUR_CEB | HOUR_CB, 2, 0x01, 0x06, 0x50]
-        );
-        assert_eq!(regs_of(2099, 1, 1, 0, 0, 0, true)?[REG_HOUR], HOUR_CEB);
-        Ok(())
-    }
-
-    #[test]
-    fn every_day_round_trips_without_century() -> Result {
-        let (min, max) = range(false);
-        let mut secs = min;
-        let mut days = 0u32;
-        while secs <= max {
-            // Walk the time of day too, so that every hour, minute and second value occurs.
-            // 32-bit arithmetic: 32-bit ARM has no 64-bit division in modules.
-            let t = Time::from_time64(secs + i64::from((days * 3607) % 86400))?;
-            let regs = encode(&t, false)?;
-            assert_eq!(regs[REG_HOUR] & (HOUR_CEB | HOUR_CB), 0);
-            assert_eq!(decode(&regs, false)?, t);
-            // A reader with century support sees the same time: CEB is clear.
-            assert_eq!(decode(&regs, true)?, t);
-            secs += SECS_PER_DAY;
-            days += 1;
-        }
-        assert_eq!(days, 36525);
-        Ok(())
-    }
-
-    #[test]
-    fn every_day_round_trips_with_century() -> Result {
-        let (min, max) = range(true);
-        let mut secs = min;
-        let mut days = 0u32;
-        while secs <= max {
-            // 32-bit arithmetic: 32-bit ARM has no 64-bit division in modules.
-            let t = Time::from_time64(secs + i64::from((days * 3607) % 86400))?;
-            let regs = encode(&t, true)?;
-            assert_eq!(regs[REG_HOUR] & HOUR_CEB, HOUR_CEB);
-            assert_eq!((regs[REG_HOUR] & HOUR_CB != 0), (t.year() >= 2100));
-            assert_eq!(decode(&regs, true)?, t);
-            secs += SECS_PER_DAY;
-            days += 1;
-        }
-        assert_eq!(days, 73049);
-        Ok(())
-    }
-
-    #[test]
-    fn every_second_of_a_day_round_trips() -> Result {
-        let day = Time::new(2026, 11, 28, 0, 0, 0)?.to_time64();
-        for s in 0..SECS_PER_DAY {
-            let t = Time::from_time64(day + s)?;
-            assert_eq!(decode(&encode(&t, false)?, false)?, t);
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn century_bits_ignored_when_disabled() -> Result {
-        let mut regs = regs_of(2150, 6, 1, 23, 0, 0, true)?;
-        assert_eq!(decode(&regs, false)?, Time::new(2050, 6, 1, 23, 0, 0)?);
-        // CB without CEB means nothing, even with century support.
-        regs[REG_HOUR] &= !HOUR_CEB;
-        assert_eq!(decode(&regs, true)?, Time::new(2050, 6, 1, 23, 0, 0)?);
-        Ok(())
-    }
-
-    #[test]
-    fn out_of_range_refused() -> Result {
-        assert_eq!(regs_of(2100, 1, 1, 0, 0, 0, false).err(), Some(EINVAL));
-        assert_eq!(regs_of(1999, 12, 31, 23, 59, 59, false).err(), Some(EINVAL));
-        assert_eq!(regs_of(2200, 1, 1, 0, 0, 0, true).err(), Some(EINVAL));
-        assert!(regs_of(2199, 12, 31, 23, 59, 59, true).is_ok());
-        Ok(())
-    }
-
-    #[test]
-    fn stopped_or_corrupt_registers_refused() -> Result {
-        let good = regs_of(2026, 11, 28, 17, 50, 35, false)?;
-        let mut r = good;
-        r[REG_SEC] |= SEC_ST;
-        assert_eq!(decode(&r, false).err(), Some(EINVAL));
-        // Bits outside the masks (other than ST) are ignored.
-        let mut r = good;
-        r[REG_MIN] |= 0x80;
-        r[REG_WDAY] |= 0xf8;
-        assert_eq!(decode(&r, false)?, decode(&good, false)?);
-        for (reg, val) in [
-            (REG_SEC, 0x5a),
-            (REG_MIN, 0x60),
-            (REG_HOUR, 0x24),
-            (REG_MDAY, 0x00),
-            (REG_MDAY, 0x31),
-            (REG_MONTH, 0x00),
-            (REG_MONTH, 0x13),
-            (REG_YEAR, 0xa0),
-        ] {
-            let mut r = good;
-            r[reg] = val;
-            assert_eq!(decode(&r, false).err(), Some(EINVAL));
-        }
-        Ok(())
-    }
-
-    /// Returns a reader that plays `script` and counts the reads.
-    fn scripted<'a>(
-        script: &'a [Result<[u8; 7]>],
-        reads: &'a mut usize,
-    ) -> impl FnMut(&mut [u8; 7]) -> Result + 'a {
-        move |buf| {
-            let r = script.get(*reads).ok_or(EPIPE)?;
-            *reads += 1;
-            *buf = (*r)?;
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn consistent_read_takes_two_reads() -> Result {
-        let a = regs_of(2026, 11, 28, 17, 50, 35, false)?;
-        let script = [Ok(a), Ok(a)];
-        let mut n = 0;
-        assert_eq!(read_consistent(scripted(&script, &mut n))?, (a, 2));
-        assert_eq!(n, 2);
-        Ok(())
-    }
-
-    #[test]
-    fn rollovers_cost_one_more_read() -> Result {
-        // A torn read across the year wrap, then two good reads.
-        let before = regs_of(2099, 12, 31, 23, 59, 59, true)?;
-        let after = regs_of(2100, 1, 1, 0, 0, 0, true)?;
-        let mut torn = after;
-        torn[REG_SEC] = before[REG_SEC];
-        for script in [
-            [Ok(before), Ok(after), Ok(after)],
-            [Ok(torn), Ok(after), Ok(after)],
-        ] {
-            let mut n = 0;
-            let (regs, reads) = read_consistent(scripted(&script, &mut n))?;
-            assert_eq!(reads, 3);
-            assert_eq!(decode(&regs, true)?, Time::new(2100, 1, 1, 0, 0, 0)?);
-        }
-        // Minute, hour and day carries.
-        for (x, y) in [
-            ((2026, 1, 1, 10, 0, 59), (2026, 1, 1, 10, 1, 0)),
-            ((2026, 1, 1, 10, 59, 59), (2026, 1, 1, 11, 0, 0)),
-            ((2024, 2, 28, 23, 59, 59), (2024, 2, 29, 0, 0, 0)),
-        ] {
-            let a = regs_of(x.0, x.1, x.2, x.3, x.4, x.5, false)?;
-            let b = regs_of(y.0, y.1, y.2, y.3, y.4, y.5, false)?;
-            let script = [Ok(a), Ok(b), Ok(b)];
-            let mut n = 0;
-            let (regs, reads) = read_consistent(scripted(&script, &mut n))?;
-            assert_eq!((regs, reads), (b, 3));
-            // The result never goes backwards from the first read.
-            assert!(decode(&regs, false)?.to_time64() >= decode(&a, false)?.to_time64());
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn persistent_disagreement_fails_with_eio() -> Result {
-        let mut script = KVec::new();
-        for s in 0..MAX_READS + 5 {
-            script.push(Ok(regs_of(2026, 1, 1, 0, 0, s, false)?), GFP_KERNEL)?;
-        }
-        let mut n = 0;
-        assert_eq!(read_consistent(scripted(&script, &mut n)).err(), Some(EIO));
-        assert_eq!(n, MAX_READS as usize);
-        Ok(())
-    }
-
-    #[test]
-    fn bus_errors_stop_the_loop() -> Result {
-        let a = regs_of(2026, 1, 1, 0, 0, 0, false)?;
-        let script = [Ok(a), Err(ENXIO), Ok(a)];
-        let mut n = 0;
-        assert_eq!(
-            read_consistent(scripted(&script, &mut n)).err(),
-            Some(ENXIO)
-        );
-        assert_eq!(n, 2);
-        Ok(())
-    }
-
-    /// Returns `regs` followed by `sec`, as one checked read returns them.
-    fn checked(regs: [u8; 7], sec: u8) -> [u8; 8] {
-        let mut b = [0u8; 8];
-        b[..7].copy_from_slice(&regs);
-        b[7] = sec;
-        b
-    }
-
-    /// Returns a checked reader that plays `script` and counts the reads.
-    fn scripted8<'a>(
-        script: &'a [Result<[u8; 8]>],
-        reads: &'a mut usize,
-    ) -> impl FnMut(&mut [u8; 8]) -> Result + 'a {
-        move |buf| {
-            let r = script.get(*reads).ok_or(EPIPE)?;
-            *reads += 1;
-            *buf = (*r)?;
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn checked_read_takes_one_transfer() -> Result {
-        let a = regs_of(2026, 11, 28, 17, 50, 35, false)?;
-        let script = [Ok(checked(a, a[REG_SEC]))];
-        let mut n = 0;
-        assert_eq!(read_checked(scripted8(&script, &mut n))?, (a, 1));
-        Ok(())
-    }
-
-    #[test]
-    fn checked_read_retries_after_a_tick() -> Result {
-        // Torn across the year wrap: seconds 59, the rest already 2100; the second seconds
-        // read shows the tick, so the read is retried.
-        let before = regs_of(2099, 12, 31, 23, 59, 59, true)?;
-        let after = regs_of(2100, 1, 1, 0, 0, 0, true)?;
-        let mut torn = after;
-        torn[REG_SEC] = before[REG_SEC];
-        let script = [
-            Ok(checked(torn, after[REG_SEC])),
-            Ok(checked(after, after[REG_SEC])),
-        ];
-        let mut n = 0;
-        let (regs, reads) = read_checked(scripted8(&script, &mut n))?;
-        assert_eq!(reads, 2);
-        assert_eq!(decode(&regs, true)?, Time::new(2100, 1, 1, 0, 0, 0)?);
-        // ST counts as part of the seconds register: a stop between the reads is a change.
-        let a = regs_of(2026, 1, 1, 0, 0, 0, false)?;
-        let script = [Ok(checked(a, SEC_ST)), Ok(checked(a, 0))];
-        let mut n = 0;
-        assert_eq!(read_checked(scripted8(&script, &mut n))?, (a, 2));
-        Ok(())
-    }
-
-    #[test]
-    fn checked_read_gives_up_with_eio() -> Result {
-        let a = regs_of(2026, 1, 1, 0, 0, 0, false)?;
-        let mut script = KVec::new();
-        for _ in 0..MAX_READS + 2 {
-            script.push(Ok(checked(a, 0x01)), GFP_KERNEL)?;
-        }
-        let mut n = 0;
-        assert_eq!(read_checked(scripted8(&script, &mut n)).err(), Some(EIO));
-        assert_eq!(n, MAX_READS as usize);
-        let script = [Err(ETIMEDOUT)];
-        let mut n = 0;
-        assert_eq!(
-            read_checked(scripted8(&script, &mut n)).err(),
-            Some(ETIMEDOUT)
-        );
+        let hour = Hour::zeroed().with_ceb(true).with_cb(true);
+        assert_eq!(hour.with_const_hours::<0x23>().into_raw(), 0xe3);
+        assert_eq!(Hour::from(0xe3).with_cb(false).into_raw(), 0xa3);
+        let ctrl = Ctrl::zeroed().with_out(true).with_ft(true).with_sign(true);
+        assert_eq!(ctrl.into_raw(), 0xe0);
+        assert_eq!(ctrl.with_const_calibration::<0x1f>().into_raw(), 0xff);
+        assert_eq!(Ctrl::from(0xff).with_ft(false).into_raw(), 0xbf);
         Ok(())
     }
 
     #[test]
     fn offset_maths() -> Result {
-        assert_eq!(offset_from_ctrl(0), 0);
-        assert_eq!(offset_from_ctrl(CTRL_CALIB_SIGN | 1), 4068);
-        assert_eq!(offset_from_ctrl(1), -2034);
-        assert_eq!(offset_from_ctrl(CTRL_CALIB), MIN_OFFSET);
-        assert_eq!(offset_from_ctrl(CTRL_CALIB_SIGN | CTRL_CALIB), MAX_OFFSET);
-        // FT and OUT do not change the offset.
-        assert_eq!(offset_from_ctrl(CTRL_OUT | CTRL_FT | 3), -6102);
+        let off = |raw: u8| Ctrl::from(raw).offset();
+        let ctrl = |offset: i64| -> Result<u8> { Ok(Ctrl::for_offset(offset)?.into()) };
+        assert_eq!(off(0), 0);
+        assert_eq!(off(0x21), 4068);
+        assert_eq!(off(0x01), -2034);
+        assert_eq!(off(0x1f), MIN_OFFSET);
+        assert_eq!(off(0x3f), MAX_OFFSET);
+        assert_eq!((MIN_OFFSET, MAX_OFFSET), (-63054, 126108));
+        // FT and OUT do not change the offset, and setting the offset keeps them.
+        assert_eq!(off(0xc3), -6102);
+        let keep = |raw: u8, offset: i64| -> Result<u8> {
+            Ok(Ctrl::from(raw)
+                .with_calibration_of(Ctrl::for_offset(offset)?)
+                .into())
+        };
+        assert_eq!(keep(0xc3, 4068)?, 0xe1);
+        assert_eq!(keep(0xff, -2034)?, 0xc1);
+        assert_eq!(keep(0x3f, 0)?, 0x20);
         // Every setting but "-0" survives a round trip.
-        for ctrl in 0..=0x3fu8 {
-            let back = ctrl_from_offset(offset_from_ctrl(ctrl))?;
-            if ctrl == 0 {
-                assert_eq!(back, CTRL_CALIB_SIGN);
+        for raw in 0..=0x3fu8 {
+            let back = ctrl(off(raw))?;
+            if raw == 0 {
+                assert_eq!(back, 0x20);
             } else {
-                assert_eq!(back, ctrl);
+                assert_eq!(back, raw);
             }
         }
         // Nearest step, halves away from zero like DIV_ROUND_CLOSEST().
-        assert_eq!(ctrl_from_offset(2033)?, CTRL_CALIB_SIGN);
-        assert_eq!(ctrl_from_offset(2034)?, CTRL_CALIB_SIGN | 1);
-        assert_eq!(ctrl_from_offset(-1016)?, 0);
-        assert_eq!(ctrl_from_offset(-1017)?, 1);
-        assert_eq!(ctrl_from_offset(MAX_OFFSET + 1).err(), Some(ERANGE));
-        assert_eq!(ctrl_from_offset(MIN_OFFSET - 1).err(), Some(ERANGE));
+        assert_eq!(ctrl(2033)?, 0x20);
+        assert_eq!(ctrl(2034)?, 0x21);
+        assert_eq!(ctrl(-1016)?, 0x00);
+        assert_eq!(ctrl(-1017)?, 0x01);
+        assert_eq!(ctrl(MAX_OFFSET + 1).err(), Some(ERANGE));
+        assert_eq!(ctrl(MIN_OFFSET - 1).err(), Some(ERANGE));
         Ok(())
     }
 }
