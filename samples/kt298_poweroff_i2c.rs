@@ -145,11 +145,11 @@ impl DriverStats {
             name.to_str().map_err(|_| EINVAL)?
         ))?;
         // SAFETY: `path` is a NUL-terminated string; this runs in process context.
-        let file = unsafe { bindings::filp_open(path.as_char_ptr(), bindings::O_RDONLY as c_int, 0) };
+        let file =
+            unsafe { bindings::filp_open(path.as_char_ptr(), bindings::O_RDONLY as c_int, 0) };
         let file = NonNull::new(kernel::error::from_err_ptr(file)?).ok_or(ENOENT)?;
         // SAFETY: `file` is open, so its dentry and super block are valid.
-        let magic = unsafe { (*(*file.as_ptr()).f_path.dentry).d_sb.as_ref() }
-            .map(|sb| sb.s_magic);
+        let magic = unsafe { (*(*file.as_ptr()).f_path.dentry).d_sb.as_ref() }.map(|sb| sb.s_magic);
         // INVARIANT: A debugfs file by that name is the driver's stats file. If it is not on
         // debugfs, dropping `this` closes it again.
         let this = Self { file };
@@ -161,7 +161,7 @@ impl DriverStats {
 
     /// Reads the counters. Neither allocates nor sleeps once a first read has been made.
     fn read(&self) -> Result<Counters> {
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; 512];
         let file = self.file.as_ptr();
         // SAFETY: `file` is open (type invariant), so its dentry is valid.
         let dentry = unsafe { (*file).f_path.dentry };
@@ -293,7 +293,11 @@ unsafe extern "C" fn power_off(data: *mut bindings::sys_off_data) -> c_int {
             }
             Err(e) => {
                 pr_emerg!("# reading the driver's counters failed: {:?}\n", e);
-                result(5, false, "the bus driver's xfer_atomic carried out each of them");
+                result(
+                    5,
+                    false,
+                    "the bus driver's xfer_atomic carried out each of them",
+                );
                 result(6, false, "interrupts were off whenever xfer_atomic ran");
             }
         }
@@ -337,8 +341,9 @@ impl kernel::Module for PoweroffI2c {
             return Err(EIO);
         }
         if *module_parameters::driver_stats.value() != 0 {
-            let stats = DriverStats::open(&target.adap)
-                .inspect_err(|e| pr_err!("no i2c_mv64xxx_rs stats for adapter {}: {:?}\n", nr, e))?;
+            let stats = DriverStats::open(&target.adap).inspect_err(|e| {
+                pr_err!("no i2c_mv64xxx_rs stats for adapter {}: {:?}\n", nr, e)
+            })?;
             // The first read, here in process context, also sets up what the one at
             // power-off needs.
             let before = stats.read()?;

@@ -38,6 +38,7 @@ use kernel::{
     new_spinlock_irqsave, pm,
     prelude::*,
     sync::{
+        irqs_disabled,
         Arc,
         Completion,
         SpinLockIrqSave, //
@@ -112,6 +113,12 @@ pub(crate) struct Stats {
     pub(crate) recoveries: u32,
     /// Interrupts that found work to do.
     pub(crate) irqs: u32,
+    /// Atomic transfers: polled, with the controller's interrupt off (`xfer_atomic`, which
+    /// the I2C core calls once the system is going down and preemption or interrupts are off).
+    pub(crate) atomic: u32,
+    /// Atomic transfers entered with interrupts enabled (the I2C core makes them from a
+    /// section that only disables preemption; at power-off interrupts are off).
+    pub(crate) atomic_irqs_on: u32,
 }
 
 /// Lets one message through every five seconds and counts the rest.
@@ -586,6 +593,8 @@ impl Bus {
         if num == 0 {
             return Ok(0);
         }
+        // Before the lock, which disables interrupts.
+        let irqs_on = atomic && !irqs_disabled();
         let io = self.io.access(parent)?;
         let dev: &Device = parent;
 
@@ -608,6 +617,12 @@ impl Bus {
         {
             let mut x = self.xfer.lock();
             x.stats.transfers = x.stats.transfers.wrapping_add(1);
+            if atomic {
+                x.stats.atomic = x.stats.atomic.wrapping_add(1);
+                if irqs_on {
+                    x.stats.atomic_irqs_on = x.stats.atomic_irqs_on.wrapping_add(1);
+                }
+            }
             // SAFETY: `msgs` stays borrowed by this call, untouched, until `finish` below.
             unsafe { self.hw(io).begin(&mut x, msgs, atomic) };
         }

@@ -139,7 +139,9 @@ impl core::fmt::Debug for StatsFile {
         writeln!(f, "timeouts {}", s.timeouts)?;
         writeln!(f, "errors {}", s.errors)?;
         writeln!(f, "recoveries {}", s.recoveries)?;
-        writeln!(f, "irqs {}", s.irqs)
+        writeln!(f, "irqs {}", s.irqs)?;
+        writeln!(f, "atomic {}", s.atomic)?;
+        writeln!(f, "atomic_irqs_on {}", s.atomic_irqs_on)
     }
 }
 
@@ -220,8 +222,9 @@ impl platform::Driver for I2cMv64xxx {
         let s = this.bus.stats();
         dev_dbg!(
             pdev.as_ref(),
-            "{} transfers, {} bytes, {} NACKs, {} timeouts, {} errors, {} recoveries, {} irqs\n",
+            "{} transfers ({} atomic), {} bytes, {} NACKs, {} timeouts, {} errors, {} recoveries, {} irqs\n",
             s.transfers,
+            s.atomic,
             s.bytes,
             s.nacks,
             s.timeouts,
