@@ -79,6 +79,9 @@ const BEFORE: [u8; 4] = [0x5a, 0xc3, 0x0f, 0x96];
 /// Written and read back at power-off.
 const AT: [u8; 4] = [0xa5, 0x3c, 0xf0, 0x69];
 
+/// `DEBUGFS_MAGIC` of `include/uapi/linux/magic.h`.
+const DEBUGFS_MAGIC: c_ulong = 0x6462_6720;
+
 /// Transfers the handler makes: a read, a write and a read.
 const TRANSFERS: u32 = 3;
 
@@ -139,7 +142,7 @@ impl DriverStats {
             return Err(ENODEV);
         }
         // SAFETY: `parent` is a valid device (see above) that outlives this borrow.
-        let name = unsafe { Device::from_raw(parent) }.name();
+        let name = unsafe { <Device>::from_raw(parent) }.name();
         let path = CString::try_from_fmt(fmt!(
             "/sys/kernel/debug/i2c_mv64xxx_rs-{}/stats",
             name.to_str().map_err(|_| EINVAL)?
@@ -149,11 +152,16 @@ impl DriverStats {
             unsafe { bindings::filp_open(path.as_char_ptr(), bindings::O_RDONLY as c_int, 0) };
         let file = NonNull::new(kernel::error::from_err_ptr(file)?).ok_or(ENOENT)?;
         // SAFETY: `file` is open, so its dentry and super block are valid.
-        let magic = unsafe { (*(*file.as_ptr()).f_path.dentry).d_sb.as_ref() }.map(|sb| sb.s_magic);
+        let magic = unsafe {
+            (*(*file.as_ptr()).__bindgen_anon_1.f_path.dentry)
+                .d_sb
+                .as_ref()
+        }
+        .map(|sb| sb.s_magic);
         // INVARIANT: A debugfs file by that name is the driver's stats file. If it is not on
         // debugfs, dropping `this` closes it again.
         let this = Self { file };
-        if magic != Some(bindings::DEBUGFS_MAGIC as c_ulong) {
+        if magic != Some(DEBUGFS_MAGIC) {
             return Err(ENODEV);
         }
         Ok(this)
@@ -164,7 +172,7 @@ impl DriverStats {
         let mut buf = [0u8; 512];
         let file = self.file.as_ptr();
         // SAFETY: `file` is open (type invariant), so its dentry is valid.
-        let dentry = unsafe { (*file).f_path.dentry };
+        let dentry = unsafe { (*file).__bindgen_anon_1.f_path.dentry };
         // SAFETY: `dentry` is a debugfs file's; a successful get is balanced below.
         kernel::error::to_result(unsafe { bindings::debugfs_file_get(dentry) })?;
         let kvec = bindings::kvec {

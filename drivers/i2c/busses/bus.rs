@@ -268,10 +268,13 @@ impl<'a, I: Window> Hw<'a, I> {
         Self { cfg, io }
     }
 
+    // Always inlined, as the layout's accessors: each caller names a constant register.
+    #[inline(always)]
     fn read(&self, reg: Reg) -> u32 {
         self.cfg.layout.read(self.io, reg)
     }
 
+    #[inline(always)]
     fn write(&self, reg: Reg, value: u32) {
         self.cfg.layout.write(self.io, reg, value)
     }
