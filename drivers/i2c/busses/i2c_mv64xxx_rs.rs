@@ -8,6 +8,12 @@
 //! ([`fsm`]) with repeated START between messages; atomic transfers poll. Beyond the C
 //! driver: `I2C_M_RECV_LEN` (SMBus block reads), bus recovery through the Allwinner line
 //! control register, rate-limited error messages.
+//!
+//! The C driver runs short transfers on the mv78230 (`marvell,mv78230-i2c`) through that
+//! SoC's offload engine, and falls back to the byte-wise path for atomic transfers, longer
+//! ones, and the A0 stepping. This driver always takes the byte-wise path, which every variant
+//! has: the engine only saves interrupts on transfers of at most 8 bytes, and no emulator
+//! models it, so a port of it could not be tested.
 
 use kernel::{
     debugfs,
@@ -30,7 +36,6 @@ use kernel::{
 mod bus;
 mod divider;
 mod fsm;
-mod offload;
 mod power;
 mod regs;
 
@@ -50,9 +55,10 @@ enum Variant {
     Sun6i,
     /// `marvell,mv64xxx-i2c`.
     Mv64xxx,
-    /// `marvell,mv78230-i2c`: offload engine and the START/STOP errata.
+    /// `marvell,mv78230-i2c`: the START/STOP errata. Its offload engine is not used (see
+    /// the module documentation).
     Mv78230,
-    /// `marvell,mv78230-a0-i2c`: the errata, no offload.
+    /// `marvell,mv78230-a0-i2c`: the errata.
     Mv78230A0,
 }
 
@@ -69,7 +75,6 @@ impl Variant {
             irq_clear_inverted: self == Variant::Sun6i,
             // The delay is only needed in standard mode (100 kHz).
             errata_delay: mv78230 && bus_freq <= STANDARD_MODE_HZ,
-            offload: self == Variant::Mv78230,
             baud,
         }
     }
@@ -134,7 +139,9 @@ impl core::fmt::Debug for StatsFile {
         writeln!(f, "timeouts {}", s.timeouts)?;
         writeln!(f, "errors {}", s.errors)?;
         writeln!(f, "recoveries {}", s.recoveries)?;
-        writeln!(f, "irqs {}", s.irqs)
+        writeln!(f, "irqs {}", s.irqs)?;
+        writeln!(f, "atomic {}", s.atomic)?;
+        writeln!(f, "atomic_irqs_on {}", s.atomic_irqs_on)
     }
 }
 
@@ -215,8 +222,9 @@ impl platform::Driver for I2cMv64xxx {
         let s = this.bus.stats();
         dev_dbg!(
             pdev.as_ref(),
-            "{} transfers, {} bytes, {} NACKs, {} timeouts, {} errors, {} recoveries, {} irqs\n",
+            "{} transfers ({} atomic), {} bytes, {} NACKs, {} timeouts, {} errors, {} recoveries, {} irqs\n",
             s.transfers,
+            s.atomic,
             s.bytes,
             s.nacks,
             s.timeouts,
