@@ -7,9 +7,6 @@
 # xfer_atomic. This arms kt298_poweroff_i2c on r_i2c under the Rust MV64xxx
 # driver; at power-off its handler reads and writes the DS1338's RAM and prints
 # its own KTAP section, poweroff:i2c_atomic, which the harness then requires.
-# With driver_stats=1 that section also checks the bus driver's own counters
-# (debugfs, read by the handler after its transfers): its atomic transfers
-# must have risen by the handler's three, none entered with interrupts on.
 #
 # It must run last (its name sorts last): the bus driver stays bound, and
 # referenced, until power-off.
@@ -31,6 +28,6 @@ stats=/sys/kernel/debug/i2c_mv64xxx_rs-1f02400.i2c/stats
 t_check "the driver counts atomic transfers (none before power-off)" grep -qx "atomic 0" "$stats"
 t_check "and those entered with interrupts on" grep -qx "atomic_irqs_on 0" "$stats"
 t_check "kt298_poweroff_i2c arms on i2c-$bus (writes the RTC's RAM first)" \
-	modprobe kt298_poweroff_i2c adapter="${bus:--1}" driver_stats=1
+	modprobe kt298_poweroff_i2c adapter="${bus:--1}"
 echo "@@kt298 expect poweroff:i2c_atomic"
 t_done
