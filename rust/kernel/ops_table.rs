@@ -3,11 +3,11 @@
 //! C operation tables in `static`s.
 //!
 //! A file, a mapping or a super block keeps a pointer to its operation table
-//! (`file_operations`, `vm_operations_struct`, ...) for as long as it lives, which can be longer than the module that
-//! created it. A `static` is defined once, in the crate that declares it, so a table declared
-//! in the kernel crate is in the kernel image and outlives every module. A `const` would not
-//! do: `&CONST` is promoted in whichever crate compiles the expression, which may be a module
-//! (through generic or inlined code).
+//! (`file_operations`, `vm_operations_struct`, ...) for as long as it lives, which can be
+//! longer than the module that created it. A `static` is defined once, in the crate that
+//! declares it, so a table declared in the kernel crate is in the kernel image and outlives
+//! every module. A `const` would not do: `&CONST` is promoted in whichever crate compiles the
+//! expression, which may be a module (through generic or inlined code).
 
 use crate::bindings;
 
