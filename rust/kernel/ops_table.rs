@@ -11,50 +11,36 @@
 
 use crate::bindings;
 
-mod private {
-    pub(crate) trait Sealed {}
-}
+/// A C operation table that may be shared between threads in a `static`.
+///
+/// # Safety
+///
+/// Implementers are C structures of function pointers and constant data (names, modes) with no
+/// interior mutability, which nothing writes after compilation.
+pub unsafe trait Table {}
 
-/// A C operation table: function pointers and constant data (names, modes), no field that is
-/// written after compilation.
-pub(crate) trait Table: private::Sealed {}
+// SAFETY: Function pointers and the owning module's pointer, never written once compiled.
+unsafe impl Table for bindings::file_operations {}
 
-macro_rules! tables {
-    ($($t:ty),* $(,)?) => {
-        $(
-            impl private::Sealed for $t {}
-            impl Table for $t {}
-        )*
-    };
-}
-
-tables!(
-    bindings::file_operations,
-    bindings::vm_operations_struct,
-    bindings::fs_context_operations,
-    bindings::dentry_operations,
-);
-
-// The file list of `simple_fill_super()`; its names are static strings.
-impl<const N: usize> private::Sealed for [bindings::tree_descr; N] {}
-impl<const N: usize> Table for [bindings::tree_descr; N] {}
+// SAFETY: Function pointers and a name pointer, never written once compiled.
+unsafe impl Table for bindings::vm_operations_struct {}
 
 /// A C operation table in a `static`.
 #[repr(transparent)]
-pub(crate) struct StaticOps<T: Table>(T);
+pub struct StaticOps<T: Table>(T);
 
-// SAFETY: A `Table` holds function pointers and plain data that nothing writes after
-// compilation (`StaticOps` gives no mutable access), so sharing it between threads is sound.
+// SAFETY: A `Table` holds function pointers and constant data that nothing writes after
+// compilation (its safety requirement), and `StaticOps` gives no mutable access.
 unsafe impl<T: Table> Sync for StaticOps<T> {}
 
 impl<T: Table> StaticOps<T> {
     /// Wraps `ops` for a `static`.
-    pub(crate) const fn new(ops: T) -> Self {
+    pub const fn new(ops: T) -> Self {
         Self(ops)
     }
 
     /// Returns the table, for the C structure that points at it.
-    pub(crate) const fn get(&'static self) -> &'static T {
+    pub const fn get(&'static self) -> &'static T {
         &self.0
     }
 }

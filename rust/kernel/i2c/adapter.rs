@@ -164,7 +164,7 @@ impl Functionality {
     }
 
     /// Returns the set of the raw `I2C_FUNC_*` bits `bits`, as an adapter reports them.
-    pub(crate) const fn from_raw(bits: u32) -> Self {
+    pub const fn from_raw(bits: u32) -> Self {
         Self(bits)
     }
 }

@@ -36,7 +36,10 @@ use crate::{
     ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void},
     mm::virt::VmaNew,
     new_mutex,
-    ops_table::StaticOps,
+    ops_table::{
+        self,
+        StaticOps, //
+    },
     prelude::*,
     str::CString,
     sync::{
@@ -139,6 +142,16 @@ impl OpenFile {
             .expect("relayfs file of an impossible CPU")
     }
 }
+
+// SAFETY: Function pointers, never written once compiled.
+unsafe impl ops_table::Table for bindings::fs_context_operations {}
+
+// SAFETY: Function pointers, never written once compiled.
+unsafe impl ops_table::Table for bindings::dentry_operations {}
+
+// SAFETY: The file list of `simple_fill_super()`: static names, operation tables and modes,
+// never written once compiled.
+unsafe impl<const N: usize> ops_table::Table for [bindings::tree_descr; N] {}
 
 static CPU_FOPS: StaticOps<bindings::file_operations> = StaticOps::new(bindings::file_operations {
     open: Some(cpu_open),
