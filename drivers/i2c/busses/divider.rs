@@ -13,8 +13,13 @@ use kernel::prelude::*;
 pub(crate) const fn rate(tclk: u32, m: u32, n: u32, n_base_0: bool) -> u32 {
     let shift = if n_base_0 { n } else { n + 1 };
     // At most 10 * 16 * 2^8: no overflow, and no 64-bit division (32-bit machines have none).
+    // The divisor is never 0 for factors in range; `checked_div` keeps the compiler's
+    // division-by-zero panic, which objtool does not know as `noreturn`, out of the object.
     let div = (10 * (m + 1)) << shift;
-    tclk / div
+    match tclk.checked_div(div) {
+        Some(rate) => rate,
+        None => 0,
+    }
 }
 
 /// Returns the divider factors `(m, n)` for the highest bus rate not above `req` Hz, or
