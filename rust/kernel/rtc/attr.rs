@@ -13,9 +13,9 @@ use crate::{
 
 /// A boolean sysfs attribute of an RTC class device, shown as `on` or `off`.
 ///
-/// Added with [`Builder::add_bool_attribute`](super::Builder::add_bool_attribute); writes accept what `kstrtobool()`
-/// accepts (`1`, `0`, `on`, `off`, `y`, `n`...). This is the shape of the
-/// `frequency_test` attribute of the C `rtc-ds1307` driver.
+/// Added with [`Builder::add_bool_attribute`](super::Builder::add_bool_attribute); writes
+/// accept what `kstrtobool()` accepts (`1`, `0`, `on`, `off`, `y`, `n`...). This is the
+/// shape of the `frequency_test` attribute of the C `rtc-ds1307` driver.
 pub struct BoolAttribute<T: Ops> {
     /// The file name under `/sys/class/rtc/rtcN/`.
     pub name: &'static CStr,
