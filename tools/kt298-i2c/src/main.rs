@@ -14,17 +14,19 @@
 //! Exits 0 on success, 1 on a failed ioctl (with the errno, after which nothing is
 //! printed on stdout), 2 on bad arguments.
 
+use kt298_guest::{
+    cli::{
+        self,
+        parse_num,
+        Error, //
+    },
+    ioctl,
+    sys::c_ulong,
+    timing, //
+};
 use std::{
     fs::File,
-    os::{
-        fd::AsRawFd,
-        raw::{
-            c_int,
-            c_ulong, //
-        },
-    },
-    process::ExitCode,
-    time::Instant,
+    process::ExitCode, //
 };
 
 /// `struct i2c_msg` from `<uapi/linux/i2c.h>`.
@@ -44,15 +46,13 @@ struct RdwrData {
 }
 
 /// `I2C_RDWR` from `<uapi/linux/i2c-dev.h>`: a combined transfer, one START per message.
+/// (An old number, outside the `_IOC` encoding.)
 const I2C_RDWR: c_ulong = 0x0707;
 /// `I2C_M_RD`: the message is a read.
 const I2C_M_RD: u16 = 0x0001;
 /// The largest read one message of this tool asks for (an AT24 page set, a 256-byte EEPROM).
 const MAX_LEN: u16 = 4096;
-
-extern "C" {
-    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
-}
+const USAGE: &str = "usage: kt298-i2c xfer BUS ADDR N LEN";
 
 /// One transfer: write `reg`, then read `buf.len()` bytes, with a repeated START between.
 fn write_read(f: &File, addr: u16, reg: u8, buf: &mut [u8]) -> std::io::Result<()> {
@@ -78,10 +78,7 @@ fn write_read(f: &File, addr: u16, reg: u8, buf: &mut [u8]) -> std::io::Result<(
     };
     // SAFETY: I2C_RDWR reads `data` and its two messages, and writes at most `len` bytes to
     // each read message's buffer; all of them live until the call returns.
-    let r = unsafe { ioctl(f.as_raw_fd(), I2C_RDWR, &mut data as *mut RdwrData) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let r = unsafe { ioctl::call(f, I2C_RDWR, &mut data)? };
     // The I2C core returns the number of messages it transferred.
     if r != 2 {
         return Err(std::io::Error::other(format!("{r} of 2 messages")));
@@ -89,24 +86,17 @@ fn write_read(f: &File, addr: u16, reg: u8, buf: &mut [u8]) -> std::io::Result<(
     Ok(())
 }
 
-/// Parses a decimal or `0x` hexadecimal number.
-fn parse_num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
-fn xfer_loop(bus: &str, addr: &str, n: &str, len: &str) -> Result<(), String> {
+fn xfer_loop(bus: &str, addr: &str, n: &str, len: &str) -> cli::Result {
     let addr = parse_num(addr)
         .filter(|a| *a <= 0x7f)
-        .ok_or(format!("bad 7-bit address '{addr}'"))? as u16;
+        .ok_or(Error::Usage(format!("bad 7-bit address '{addr}'")))? as u16;
     let n = parse_num(n)
         .filter(|n| *n > 0)
-        .ok_or(format!("bad count '{n}'"))?;
+        .ok_or(Error::Usage(format!("bad count '{n}'")))?;
     let len = parse_num(len)
         .filter(|l| (1..=u64::from(MAX_LEN)).contains(l))
-        .ok_or(format!("bad length '{len}' (1 to {MAX_LEN})"))? as usize;
+        .ok_or(Error::Usage(format!("bad length '{len}' (1 to {MAX_LEN})")))?
+        as usize;
     let dev = format!("/dev/i2c-{bus}");
     let f = File::options()
         .read(true)
@@ -115,40 +105,24 @@ fn xfer_loop(bus: &str, addr: &str, n: &str, len: &str) -> Result<(), String> {
         .map_err(|e| format!("{dev}: {e}"))?;
     let (mut prev, mut buf) = (vec![0u8; len], vec![0u8; len]);
     let mut changed = 0u64;
-    let start = Instant::now();
-    for i in 0..n {
-        write_read(&f, addr, 0, &mut buf).map_err(|e| format!("I2C_RDWR #{i}: {e}"))?;
+    let t = timing::repeat(n, "I2C_RDWR", |i| {
+        write_read(&f, addr, 0, &mut buf)?;
         if i > 0 && buf != prev {
             changed += 1;
         }
         std::mem::swap(&mut prev, &mut buf);
-    }
-    let us = start.elapsed().as_nanos() as f64 / 1000.0 / n as f64;
+        Ok::<_, std::io::Error>(())
+    })?;
+    let us = timing::us_per(t, n);
     println!("xfers={n} len=1+{len} changed={changed} us_per_xfer={us:.1}");
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let res = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    cli::main("kt298-i2c", USAGE, |args| match args {
         ["xfer", bus, addr, n, len] => xfer_loop(bus, addr, n, len),
-        _ => {
-            eprintln!("usage: kt298-i2c xfer BUS ADDR N LEN");
-            return ExitCode::from(2);
-        }
-    };
-    match res {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kt298-i2c: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        _ => Err(Error::Usage(String::new())),
+    })
 }
 
 #[cfg(test)]
@@ -156,20 +130,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(parse_num("0x50"), Some(0x50));
-        assert_eq!(parse_num("0X68"), Some(0x68));
-        assert_eq!(parse_num("200"), Some(200));
-        assert_eq!(parse_num("0x"), None);
-        assert_eq!(parse_num("-1"), None);
-    }
-
-    #[test]
     fn bad_arguments_fail_before_any_transfer() {
-        assert!(xfer_loop("0", "0x80", "1", "1").is_err());
-        assert!(xfer_loop("0", "0x50", "0", "1").is_err());
-        assert!(xfer_loop("0", "0x50", "1", "0").is_err());
-        assert!(xfer_loop("0", "0x50", "1", "4097").is_err());
+        for args in [
+            ["0", "0x80", "1", "1"],
+            ["0", "0x50", "0", "1"],
+            ["0", "0x50", "1", "0"],
+            ["0", "0x50", "1", "4097"],
+        ] {
+            let [bus, addr, n, len] = args;
+            assert!(matches!(xfer_loop(bus, addr, n, len), Err(Error::Usage(_))));
+        }
     }
 
     #[test]

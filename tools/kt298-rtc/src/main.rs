@@ -16,21 +16,26 @@
 //! Exits 0 on success, 1 on a failed check or ioctl (with the errno), 2 on
 //! bad arguments.
 
-use std::{
-    fs::File,
-    os::{
-        fd::AsRawFd,
-        raw::{
-            c_int,
-            c_uint,
-            c_ulong, //
-        },
+use kt298_guest::{
+    cli::{
+        self,
+        arg,
+        Error, //
     },
-    process::ExitCode,
-    time::Instant,
+    ioctl::{
+        self,
+        ior, //
+    },
+    sys::{
+        c_int,
+        c_uint,
+        c_ulong, //
+    },
+    timing, //
 };
+use std::{fs::File, process::ExitCode, time::Instant};
 
-/// `struct rtc_time` from `<linux/rtc.h>`.
+/// `struct rtc_time` from `<uapi/linux/rtc.h>`.
 #[repr(C)]
 #[derive(Default, Clone, Copy, Debug)]
 struct RtcTime {
@@ -45,17 +50,11 @@ struct RtcTime {
     tm_isdst: c_int,
 }
 
-/// `_IOR('p', nr, size)` in the generic ioctl encoding (x86 and arm).
-const fn ior(nr: c_ulong, size: usize) -> c_ulong {
-    (2 << 30) | ((size as c_ulong) << 16) | ((b'p' as c_ulong) << 8) | nr
-}
-
-const RTC_RD_TIME: c_ulong = ior(0x09, std::mem::size_of::<RtcTime>());
-const RTC_VL_READ: c_ulong = ior(0x13, std::mem::size_of::<c_uint>());
-
-extern "C" {
-    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
-}
+/// `RTC_RD_TIME` from `<uapi/linux/rtc.h>`: read the time.
+const RTC_RD_TIME: c_ulong = ior::<RtcTime>(b'p', 0x09);
+/// `RTC_VL_READ` from `<uapi/linux/rtc.h>`: read the voltage-low flags.
+const RTC_VL_READ: c_ulong = ior::<c_uint>(b'p', 0x13);
+const USAGE: &str = "usage: kt298-rtc read DEV N | kt298-rtc steps DEV N | kt298-rtc vl DEV";
 
 /// Seconds since the epoch of a broken-down UTC time (days-from-civil).
 fn to_secs(t: &RtcTime) -> i64 {
@@ -72,13 +71,11 @@ fn to_secs(t: &RtcTime) -> i64 {
 fn read_time(f: &File) -> std::io::Result<RtcTime> {
     let mut t = RtcTime::default();
     // SAFETY: RTC_RD_TIME writes one `struct rtc_time` to the pointer.
-    if unsafe { ioctl(f.as_raw_fd(), RTC_RD_TIME, &mut t as *mut RtcTime) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    unsafe { ioctl::call(f, RTC_RD_TIME, &mut t)? };
     Ok(t)
 }
 
-fn read_loop(dev: &str, n: u64) -> Result<(), String> {
+fn read_loop(dev: &str, n: u64) -> cli::Result {
     let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
     let start = Instant::now();
     let first = to_secs(&read_time(&f).map_err(|e| format!("RTC_RD_TIME: {e}"))?);
@@ -98,12 +95,12 @@ fn read_loop(dev: &str, n: u64) -> Result<(), String> {
         }
         prev = s;
     }
-    let us = start.elapsed().as_micros() as f64 / n.max(1) as f64;
+    let us = timing::us_per(start.elapsed(), n);
     println!(
         "reads={n} backwards={backwards} jumps={jumps} us_per_read={us:.1} first={first} last={prev}"
     );
     if backwards + jumps > 0 {
-        return Err(format!("{backwards} backwards, {jumps} jumps"));
+        return Err(format!("{backwards} backwards, {jumps} jumps").into());
     }
     Ok(())
 }
@@ -125,13 +122,13 @@ fn bad_steps(times: impl IntoIterator<Item = i64>) -> (u64, u64) {
     (backwards, leaps)
 }
 
-fn steps_loop(dev: &str, n: u64) -> Result<(), String> {
+fn steps_loop(dev: &str, n: u64) -> cli::Result {
     let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
     let mut times = Vec::new();
-    for i in 0..n {
-        let t = read_time(&f).map_err(|e| format!("RTC_RD_TIME #{i}: {e}"))?;
-        times.push(to_secs(&t));
-    }
+    timing::repeat(n, "RTC_RD_TIME", |_| {
+        times.push(to_secs(&read_time(&f)?));
+        Ok::<_, std::io::Error>(())
+    })?;
     let (backwards, leaps) = bad_steps(times.iter().copied());
     let (first, last) = (times.first().copied(), times.last().copied());
     println!(
@@ -140,51 +137,27 @@ fn steps_loop(dev: &str, n: u64) -> Result<(), String> {
         last.unwrap_or(0)
     );
     if backwards + leaps > 0 {
-        return Err(format!("{backwards} backwards, {leaps} leaps"));
+        return Err(format!("{backwards} backwards, {leaps} leaps").into());
     }
     Ok(())
 }
 
-fn vl_read(dev: &str) -> Result<(), String> {
+fn vl_read(dev: &str) -> cli::Result {
     let f = File::open(dev).map_err(|e| format!("{dev}: {e}"))?;
     let mut flags: c_uint = 0;
     // SAFETY: RTC_VL_READ writes one `unsigned int` to the pointer.
-    if unsafe { ioctl(f.as_raw_fd(), RTC_VL_READ, &mut flags as *mut c_uint) } < 0 {
-        return Err(format!("RTC_VL_READ: {}", std::io::Error::last_os_error()));
-    }
+    unsafe { ioctl::call(&f, RTC_VL_READ, &mut flags) }.map_err(|e| format!("RTC_VL_READ: {e}"))?;
     println!("{flags}");
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let res = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["read", dev, n] => match n.parse() {
-            Ok(n) => read_loop(dev, n),
-            Err(_) => Err(format!("bad count '{n}'")),
-        },
-        ["steps", dev, n] => match n.parse() {
-            Ok(n) => steps_loop(dev, n),
-            Err(_) => Err(format!("bad count '{n}'")),
-        },
+    cli::main("kt298-rtc", USAGE, |args| match args {
+        ["read", dev, n] => read_loop(dev, arg(n, "count")?),
+        ["steps", dev, n] => steps_loop(dev, arg(n, "count")?),
         ["vl", dev] => vl_read(dev),
-        _ => {
-            eprintln!("usage: kt298-rtc read DEV N | kt298-rtc steps DEV N | kt298-rtc vl DEV");
-            return ExitCode::from(2);
-        }
-    };
-    match res {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kt298-rtc: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        _ => Err(Error::Usage(String::new())),
+    })
 }
 
 #[cfg(test)]
