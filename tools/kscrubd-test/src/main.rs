@@ -22,14 +22,29 @@
 //!
 //! Output is `key=value` lines; errors go to stderr with exit status 1.
 
+use kt298_guest::{
+    cli::{
+        self,
+        arg,
+        Error, //
+    },
+    map::Mapping,
+    sys::{
+        c_int,
+        MADV_HUGEPAGE,
+        MAP_PRIVATE,
+        MAP_SHARED,
+        PROT_READ,
+        PROT_WRITE, //
+    },
+    timing, //
+};
 use std::{
-    env,
     fs::{
         self,
         OpenOptions, //
     },
     hint::black_box,
-    os::fd::AsRawFd,
     process::ExitCode,
     thread,
     time::{
@@ -41,116 +56,66 @@ use std::{
 const PAGE: usize = 4096;
 const STATS: &str = "/sys/kernel/debug/kscrubd/stats";
 const LINE: usize = 64;
-const PROT_READ: i32 = 1;
-const PROT_WRITE: i32 = 2;
-const MAP_SHARED: i32 = 1;
-const MAP_PRIVATE: i32 = 2;
-const MAP_ANONYMOUS: i32 = 0x20;
-const MAP_FAILED: *mut u8 = !0usize as *mut u8;
-const MADV_HUGEPAGE: i32 = 14;
 const HUGE: usize = 2 << 20;
+const USAGE: &str = "usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | \
+                     private | private-ro | bench PAGES | memset | anon PAGES | \
+                     anon-thp MIB [KIB] | fault-time sparse|dense|thp PAGES";
 
-extern "C" {
-    fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
-    fn munmap(addr: *mut u8, len: usize) -> i32;
-    fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
-    fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
+/// Opens `/dev/kscrubd`, for writing too if `write`.
+fn open_device(write: bool) -> Result<fs::File, String> {
+    OpenOptions::new()
+        .read(true)
+        .write(write)
+        .open("/dev/kscrubd")
+        .map_err(|e| format!("open /dev/kscrubd: {e}"))
 }
 
-/// A mapping, unmapped on drop.
-struct Map {
-    ptr: *mut u8,
-    len: usize,
+/// `pages` pages of anonymous memory.
+fn anonymous(pages: usize) -> Result<Mapping, String> {
+    let len = pages * PAGE;
+    Mapping::anonymous(len).map_err(|e| format!("mmap of {len} bytes: {e}"))
 }
 
-impl Map {
-    fn new(pages: usize, fd: Option<i32>) -> Result<Self, String> {
-        let len = pages * PAGE;
-        let (flags, fd) = match fd {
-            Some(fd) => (MAP_SHARED, fd),
-            None => (MAP_PRIVATE | MAP_ANONYMOUS, -1),
-        };
-        // SAFETY: A fresh mapping at an address chosen by the kernel.
-        let ptr = unsafe {
-            mmap(
-                std::ptr::null_mut(),
-                len,
-                PROT_READ | PROT_WRITE,
-                flags,
-                fd,
-                0,
-            )
-        };
-        if ptr == MAP_FAILED {
-            return Err(format!(
-                "mmap of {len} bytes: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(Self { ptr, len })
-    }
-
-    fn device(pages: usize) -> Result<(Self, fs::File), String> {
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kscrubd")
-            .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
-        let m = Self::new(pages, Some(f.as_raw_fd()))?;
-        Ok((m, f))
-    }
-
-    /// Writes one byte at `off`.
-    fn poke(&self, off: usize, v: u8) {
-        // SAFETY: `off` is inside the mapping.
-        unsafe { self.ptr.add(off).write_volatile(v) }
-    }
-
-    /// Reads the word at `off`.
-    fn word(&self, off: usize) -> u64 {
-        // SAFETY: `off` is inside the mapping and 8-byte aligned.
-        unsafe { self.ptr.add(off).cast::<u64>().read_volatile() }
-    }
+/// `pages` pages of `/dev/kscrubd`, shared and writable; the open file goes with them.
+fn device(pages: usize) -> Result<(Mapping, fs::File), String> {
+    device_map(pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED)
 }
 
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: We own the mapping.
-        unsafe { munmap(self.ptr, self.len) };
-    }
+/// `len` bytes of `/dev/kscrubd` with `prot` and `flags`; the open file goes with them.
+fn device_map(len: usize, prot: c_int, flags: c_int) -> Result<(Mapping, fs::File), String> {
+    let f = open_device(prot & PROT_WRITE != 0)?;
+    let m = Mapping::new(len, prot, flags, Some(&f), 0)
+        .map_err(|e| format!("mmap of {len} bytes: {e}"))?;
+    Ok((m, f))
 }
 
 /// Plain anonymous memory of `len` bytes starting at a 2 MiB boundary, optionally with
 /// `MADV_HUGEPAGE`: what any program gets from `mmap(MAP_ANONYMOUS)`.
 struct Anon {
-    map: Map,
-    base: *mut u8,
+    map: Mapping,
+    /// Where the aligned `len` bytes start in `map`.
+    base: usize,
     len: usize,
 }
 
 impl Anon {
     fn new(len: usize, huge: bool) -> Result<Self, String> {
-        let map = Map::new((len + HUGE) / PAGE, None)?;
-        let base = map.ptr.wrapping_add(map.ptr.align_offset(HUGE));
-        // SAFETY: `base..base + len` is inside the mapping.
-        if huge && unsafe { madvise(base, len, MADV_HUGEPAGE) } != 0 {
-            return Err(format!(
-                "madvise(MADV_HUGEPAGE): {}",
-                std::io::Error::last_os_error()
-            ));
+        let map = anonymous((len + HUGE) / PAGE)?;
+        let base = map.addr(0).align_offset(HUGE);
+        if huge {
+            map.advise(base..base + len, MADV_HUGEPAGE)
+                .map_err(|e| format!("madvise(MADV_HUGEPAGE): {e}"))?;
         }
         Ok(Self { map, base, len })
     }
 
     fn poke(&self, off: usize, v: u8) {
         debug_assert!(off < self.len);
-        // SAFETY: `off` is inside `base..base + len`, which is mapped.
-        unsafe { self.base.add(off).write_volatile(v) }
+        self.map.poke(self.base + off, v)
     }
 
     fn word(&self, off: usize) -> u64 {
-        // SAFETY: As above; `off` is 8-byte aligned.
-        unsafe { self.base.add(off).cast::<u64>().read_volatile() }
+        self.map.word(self.base + off)
     }
 
     /// Counts the `step`-sized pieces in which anything but the first byte is non-zero.
@@ -199,8 +164,7 @@ fn fault_time(kind: &str, pages: usize) -> Result<(), String> {
         "thp" => (true, HUGE, false),
         _ => return Err(format!("bad KIND: {kind}")),
     };
-    let mut best = f64::MAX;
-    for _ in 0..3 {
+    let best = timing::best_of(3, |_| {
         let a = Anon::new(pages * PAGE, huge)?;
         let t = Instant::now();
         for off in (0..a.len).step_by(step) {
@@ -212,23 +176,15 @@ fn fault_time(kind: &str, pages: usize) -> Result<(), String> {
                 a.poke(off, 1);
             }
         }
-        let ns = t.elapsed().as_nanos() as f64 / (a.len / step) as f64;
-        best = best.min(ns);
-    }
+        Ok::<_, String>(timing::ns_per(t.elapsed(), (a.len / step) as u64))
+    })?;
     println!("{kind}_ns={best:.0}");
     Ok(())
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T, String> {
-    args.get(i)
-        .ok_or_else(|| format!("missing {what}"))?
-        .parse()
-        .map_err(|_| format!("bad {what}: {}", args[i]))
-}
-
 /// Maps `pages` pages of the device and checks that every byte reads zero.
 fn zero(pages: usize) -> Result<(), String> {
-    let (m, _f) = Map::device(pages)?;
+    let (m, _f) = device(pages)?;
     let mut bad = 0usize;
     for p in 0..pages {
         if (0..PAGE).step_by(8).any(|o| m.word(p * PAGE + o) != 0) {
@@ -252,7 +208,7 @@ fn zero(pages: usize) -> Result<(), String> {
 /// Maps `pages` pages of the device, dirties the first half, waits `secs` seconds (the module
 /// may be unloaded meanwhile), then faults in the second half and checks that it reads zero.
 fn hold(pages: usize, secs: u64) -> Result<(), String> {
-    let (m, _f) = Map::device(pages)?;
+    let (m, _f) = device(pages)?;
     let half = pages / 2;
     for p in 0..half {
         m.poke(p * PAGE, 1);
@@ -308,7 +264,7 @@ fn pressure(stats: &str, max_mib: usize) -> Result<(), String> {
         if meminfo("MemAvailable:").unwrap_or(0) < 1024 {
             past_zero += 1;
         }
-        let m = Map::new(256, None)?;
+        let m = anonymous(256)?;
         for p in 0..256 {
             m.poke(p * PAGE, 1);
         }
@@ -353,12 +309,8 @@ fn wait_full(limit: Duration) -> bool {
     false
 }
 
-fn per_page_ns(t: Duration, pages: usize) -> f64 {
-    t.as_nanos() as f64 / pages as f64
-}
-
 /// Touches one byte of every page (sparse) or one byte of every cache line (dense).
-fn touch(m: &Map, pages: usize, dense: bool) -> Duration {
+fn touch(m: &Mapping, pages: usize, dense: bool) -> Duration {
     let t = Instant::now();
     for p in 0..pages {
         if dense {
@@ -395,11 +347,11 @@ fn bench(pages: usize) -> Result<(), String> {
             let full = wait_full(Duration::from_secs(120));
             let (d, a) = paused(|| -> Result<_, String> {
                 let time_dev = || -> Result<Duration, String> {
-                    let (dev, _f) = Map::device(pages)?;
+                    let (dev, _f) = device(pages)?;
                     Ok(touch(&dev, pages, dense))
                 };
                 let time_anon = || -> Result<Duration, String> {
-                    let anon = Map::new(pages, None)?;
+                    let anon = anonymous(pages)?;
                     Ok(touch(&anon, pages, dense))
                 };
                 Ok(if round % 2 == 0 {
@@ -409,7 +361,10 @@ fn bench(pages: usize) -> Result<(), String> {
                     (time_dev()?, a)
                 })
             })??;
-            let (d, a) = (per_page_ns(d, pages), per_page_ns(a, pages));
+            let (d, a) = (
+                timing::ns_per(d, pages as u64),
+                timing::ns_per(a, pages as u64),
+            );
             println!("{name}_round{round}: pool_full={full} dev_ns={d:.0} anon_ns={a:.0}");
             dev_best = dev_best.min(d);
             anon_best = anon_best.min(a);
@@ -440,35 +395,13 @@ fn memset() -> Result<(), String> {
         page.fill(0);
         black_box(&mut page);
     }
-    println!(
-        "memset_page_ns={:.0}",
-        t.elapsed().as_nanos() as f64 / n as f64
-    );
+    println!("memset_page_ns={:.0}", timing::ns_per(t.elapsed(), n));
     Ok(())
 }
 
 /// Maps one page of the device private with protection `prot`; the open file goes with it.
-fn map_private(prot: i32) -> Result<(Map, fs::File), String> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(prot & PROT_WRITE != 0)
-        .open("/dev/kscrubd")
-        .map_err(|e| format!("open /dev/kscrubd: {e}"))?;
-    // SAFETY: A fresh mapping at an address chosen by the kernel.
-    let ptr = unsafe {
-        mmap(
-            std::ptr::null_mut(),
-            PAGE,
-            prot,
-            MAP_PRIVATE,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if ptr == MAP_FAILED {
-        return Err(format!("refused: {}", std::io::Error::last_os_error()));
-    }
-    Ok((Map { ptr, len: PAGE }, f))
+fn map_private(prot: c_int) -> Result<(Mapping, fs::File), String> {
+    device_map(PAGE, prot, MAP_PRIVATE).map_err(|e| format!("refused: {e}"))
 }
 
 /// Tries a private writable mapping of the device, which it refuses.
@@ -482,55 +415,42 @@ fn private() -> Result<(), String> {
 /// make the mapping writable with `mprotect`, which must fail: a private writable mapping
 /// would copy pages at their first write.
 fn private_ro() -> Result<(), String> {
-    let (m, _f) = map_private(PROT_READ).map_err(|e| format!("private read-only mapping {e}"))?;
+    let (mut m, _f) =
+        map_private(PROT_READ).map_err(|e| format!("private read-only mapping {e}"))?;
     if m.word(0) != 0 {
         return Err("the page is not zero".into());
     }
-    // SAFETY: `m` is our mapping of `PAGE` bytes.
-    if unsafe { mprotect(m.ptr, PAGE, PROT_READ | PROT_WRITE) } == 0 {
-        return Err("mprotect(PROT_WRITE) of a private mapping succeeded".into());
+    match m.protect(PROT_READ | PROT_WRITE) {
+        Ok(()) => Err("mprotect(PROT_WRITE) of a private mapping succeeded".into()),
+        Err(e) => {
+            println!("mprotect={e}");
+            Ok(())
+        }
     }
-    println!("mprotect={}", std::io::Error::last_os_error());
-    Ok(())
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    match args.get(1).map(String::as_str) {
-        Some("zero") => zero(arg(args, 2, "PAGES")?),
-        Some("hold") => hold(arg(args, 2, "PAGES")?, arg(args, 3, "SECONDS")?),
-        Some("pressure") => pressure(
-            args.get(2).ok_or("missing STATS")?,
-            arg(args, 3, "MIB")?,
-        ),
-        Some("private") => private(),
-        Some("private-ro") => private_ro(),
-        Some("bench") => bench(arg(args, 2, "PAGES")?),
-        Some("memset") => memset(),
-        Some("anon") => anon(arg(args, 2, "PAGES")?, false, PAGE),
-        Some("anon-thp") => anon(
-            arg::<usize>(args, 2, "MIB")? * 256,
+fn run(args: &[&str]) -> cli::Result {
+    let done = match *args {
+        ["zero", pages] => zero(arg(pages, "PAGES")?),
+        ["hold", pages, secs] => hold(arg(pages, "PAGES")?, arg(secs, "SECONDS")?),
+        ["pressure", stats, mib] => pressure(stats, arg(mib, "MIB")?),
+        ["private"] => private(),
+        ["private-ro"] => private_ro(),
+        ["bench", pages] => bench(arg(pages, "PAGES")?),
+        ["memset"] => memset(),
+        ["anon", pages] => anon(arg(pages, "PAGES")?, false, PAGE),
+        ["anon-thp", mib] => anon(arg::<usize>(mib, "MIB")? * 256, true, HUGE),
+        ["anon-thp", mib, kib] => anon(
+            arg::<usize>(mib, "MIB")? * 256,
             true,
-            if args.len() > 3 {
-                arg::<usize>(args, 3, "KIB")? << 10
-            } else {
-                HUGE
-            },
+            arg::<usize>(kib, "KIB")? << 10,
         ),
-        Some("fault-time") => fault_time(
-            args.get(2).ok_or("missing KIND")?,
-            arg(args, 3, "PAGES")?,
-        ),
-        _ => Err("usage: kscrubd-test zero PAGES | hold PAGES SECONDS | pressure STATS MIB | private | private-ro | bench PAGES | memset | anon PAGES | anon-thp MIB [KIB] | fault-time sparse|dense|thp PAGES".into()),
-    }
+        ["fault-time", kind, pages] => fault_time(kind, arg(pages, "PAGES")?),
+        _ => return Err(Error::Usage(String::new())),
+    };
+    Ok(done?)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kscrubd-test: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main("kscrubd-test", USAGE, run)
 }
