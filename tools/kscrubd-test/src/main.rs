@@ -378,24 +378,19 @@ fn bench(pages: usize) -> Result<(), String> {
 
 /// memset bandwidth on memory that is already mapped, and the time to zero one page.
 fn memset() -> Result<(), String> {
-    let len = 64 << 20;
-    let mut buf = vec![1u8; len];
-    let reps = 8;
-    let t = Instant::now();
-    for _ in 0..reps {
-        buf.fill(0);
-        black_box(&mut buf);
+    /// The time `n` zeroings of `len` bytes take.
+    fn zeroing(len: usize, n: u64) -> Duration {
+        let mut buf = vec![1u8; len];
+        timing::time(n, || {
+            buf.fill(0);
+            black_box(&mut buf);
+        })
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!("memset_mbps={:.0}", (len * reps) as f64 / secs / 1e6);
-    let mut page = vec![1u8; PAGE];
+    let (len, reps) = (64 << 20, 8);
+    let secs = zeroing(len, reps).as_secs_f64();
+    println!("memset_mbps={:.0}", (len as u64 * reps) as f64 / secs / 1e6);
     let n = 100_000;
-    let t = Instant::now();
-    for _ in 0..n {
-        page.fill(0);
-        black_box(&mut page);
-    }
-    println!("memset_page_ns={:.0}", timing::ns_per(t.elapsed(), n));
+    println!("memset_page_ns={:.0}", timing::ns_per(zeroing(PAGE, n), n));
     Ok(())
 }
 

@@ -17,6 +17,15 @@ pub fn us_per(d: Duration, n: u64) -> f64 {
     ns_per(d, n) / 1000.0
 }
 
+/// Calls `f` `n` times; returns the time the calls took.
+pub fn time(n: u64, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    start.elapsed()
+}
+
 /// Calls `f(i)` for `i` in `0..n`, stopping at the first error, which says which call
 /// failed (`what #i: error`); returns the time the calls took.
 pub fn repeat<E: std::fmt::Display>(
@@ -46,6 +55,17 @@ mod tests {
         assert_eq!(ns_per(d, 3), 500_000.0);
         assert_eq!(us_per(d, 3), 500.0);
         assert_eq!(us_per(d, 0), 1500.0);
+    }
+
+    #[test]
+    fn times_n_calls() {
+        let mut calls = 0;
+        let d = time(3, || {
+            calls += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        });
+        assert_eq!(calls, 3);
+        assert!(d >= Duration::from_millis(6));
     }
 
     #[test]
