@@ -64,15 +64,22 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// One per-CPU file being consumed.
 pub(crate) struct Cpu {
-    pub(crate) file: File,
-    pub(crate) out: Option<File>,
-    pub(crate) map: Option<Map>,
+    /// The file, opened non-blocking.
+    file: File,
+    /// Where its stream is saved (`--out`).
+    out: Option<File>,
+    /// Its mapping (`--mmap`).
+    map: Option<Map>,
+    /// What was read of it.
     pub(crate) stream: Stream,
+    /// The sub-buffers given up because the writer lapped the reader (`--mmap`).
     pub(crate) skipped: u64,
-    pub(crate) done: bool,
+    /// Whether it hung up and was drained.
+    done: bool,
 }
 
 impl Cpu {
+    /// This CPU's line of `stats`.
     pub(crate) fn stats<'a>(&self, stats: Option<&'a Stats>) -> Option<&'a CpuStats> {
         stats.and_then(|st| st.cpus.get(&self.stream.cpu))
     }
@@ -93,18 +100,14 @@ impl Cpu {
         }
     }
 
-    pub(crate) fn finish(&mut self) -> Result<(), String> {
+    /// Marks the file drained; fails if its stream stopped inside a record.
+    fn finish(&mut self) -> Result<(), String> {
         self.done = true;
         self.stream.check_end()
     }
 
     /// Reads what is there (up to 64 reads, not to starve the other CPUs).
-    pub(crate) fn drain_read(
-        &mut self,
-        buf: &mut [u8],
-        slow: Duration,
-        hup: bool,
-    ) -> Result<(), String> {
+    fn drain_read(&mut self, buf: &mut [u8], slow: Duration, hup: bool) -> Result<(), String> {
         for _ in 0..64 {
             match self.file.read(buf) {
                 Ok(0) => return self.finish(),
@@ -123,12 +126,7 @@ impl Cpu {
     }
 
     /// Takes the complete sub-buffers out of the mapping and hands them back to the kernel.
-    pub(crate) fn drain_mmap(
-        &mut self,
-        slow: Duration,
-        overwrite: bool,
-        hup: bool,
-    ) -> Result<(), String> {
+    fn drain_mmap(&mut self, slow: Duration, overwrite: bool, hup: bool) -> Result<(), String> {
         let f = &self.file;
         let cpu = self.stream.cpu;
         let i = mmap::info(f).map_err(|e| format!("cpu{cpu}: {e}"))?;
