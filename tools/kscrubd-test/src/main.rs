@@ -187,7 +187,7 @@ fn zero(pages: usize) -> Result<(), String> {
     let (m, _f) = device(pages)?;
     let mut bad = 0usize;
     for p in 0..pages {
-        if (0..PAGE).step_by(8).any(|o| m.word(p * PAGE + o) != 0) {
+        if !page_is_zero(&m, p) {
             bad += 1;
             if bad <= 5 {
                 eprintln!("page {p} is not zero");
@@ -197,12 +197,7 @@ fn zero(pages: usize) -> Result<(), String> {
         m.poke(p * PAGE + (p * 8) % PAGE, 0xa5);
     }
     println!("pages={pages}");
-    println!("nonzero={bad}");
-    if bad == 0 {
-        Ok(())
-    } else {
-        Err(format!("{bad} of {pages} pages were not zero"))
-    }
+    nonzero(bad, || format!("{bad} of {pages} pages were not zero"))
 }
 
 /// Maps `pages` pages of the device, dirties the first half, waits `secs` seconds (the module
@@ -217,17 +212,26 @@ fn hold(pages: usize, secs: u64) -> Result<(), String> {
     thread::sleep(Duration::from_secs(secs));
     let mut bad = 0;
     for p in half..pages {
-        if (0..PAGE).step_by(8).any(|o| m.word(p * PAGE + o) != 0) {
+        if !page_is_zero(&m, p) {
             bad += 1;
         }
         m.poke(p * PAGE, 1);
     }
     println!("late={}", pages - half);
+    nonzero(bad, || format!("{bad} late pages were not zero"))
+}
+
+/// Whether page `p` of `m` reads zero.
+fn page_is_zero(m: &Mapping, p: usize) -> bool {
+    (0..PAGE).step_by(8).all(|o| m.word(p * PAGE + o) == 0)
+}
+
+/// Prints the count of pieces that were not zero, and fails with `why()` if there are any.
+fn nonzero(bad: usize, why: impl FnOnce() -> String) -> Result<(), String> {
     println!("nonzero={bad}");
-    if bad == 0 {
-        Ok(())
-    } else {
-        Err(format!("{bad} late pages were not zero"))
+    match bad {
+        0 => Ok(()),
+        _ => Err(why()),
     }
 }
 
