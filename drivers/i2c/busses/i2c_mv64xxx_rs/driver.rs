@@ -1,19 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Marvell MV64xxx (and Allwinner) TWSI I2C host controller driver.
-//!
-//! A Rust port of `drivers/i2c/busses/i2c-mv64xxx.c`: the I2C controller of Marvell's
-//! MV64xxx host bridges, Orion and Armada SoCs, which also lives on in Allwinner SoCs with
-//! its registers moved around. Transfers run interrupt driven through a pure state machine
-//! ([`fsm`]) with repeated START between messages; atomic transfers poll. Beyond the C
-//! driver: `I2C_M_RECV_LEN` (SMBus block reads), bus recovery through the Allwinner line
-//! control register, rate-limited error messages.
-//!
-//! The C driver runs short transfers on the mv78230 (`marvell,mv78230-i2c`) through that
-//! SoC's offload engine, and falls back to the byte-wise path for atomic transfers, longer
-//! ones, and the A0 stepping. This driver always takes the byte-wise path, which every variant
-//! has: the engine only saves interrupts on transfers of at most 8 bytes, and no emulator
-//! models it, so a port of it could not be tested.
+//! The platform driver: the controller variants, their device-tree match table, probe
+//! with its debugfs counters, and runtime PM.
 
 use kernel::{
     debugfs,
@@ -33,22 +21,24 @@ use kernel::{
     sync::Arc, //
 };
 
-mod bus;
-mod divider;
-mod fsm;
-mod power;
-mod regs;
-
-use bus::{
-    Algo,
-    Bus,
-    Config, //
+use crate::{
+    bus::{
+        self,
+        Algo,
+        Bus,
+        Config, //
+    },
+    divider,
+    power,
+    regs::{
+        self,
+        Layout, //
+    },
 };
-use regs::Layout;
 
 /// The controller variants, one per compatible string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Variant {
+pub(crate) enum Variant {
     /// `allwinner,sun4i-a10-i2c`.
     Sun4i,
     /// `allwinner,sun6i-a31-i2c`: IFLG is write-1-to-clear.
@@ -56,7 +46,7 @@ enum Variant {
     /// `marvell,mv64xxx-i2c`.
     Mv64xxx,
     /// `marvell,mv78230-i2c`: the START/STOP errata. Its offload engine is not used (see
-    /// the module documentation).
+    /// the crate documentation).
     Mv78230,
     /// `marvell,mv78230-a0-i2c`: the errata.
     Mv78230A0,
@@ -115,7 +105,7 @@ kernel::of_device_table!(
 /// transfer, none in flight), then the interrupt, then the controller state with, last, its
 /// clocks and reset line.
 #[pin_data]
-struct I2cMv64xxx {
+pub(crate) struct I2cMv64xxx {
     #[pin]
     adapter: adapter::Registration<Algo>,
     #[pin]
@@ -207,7 +197,7 @@ impl platform::Driver for I2cMv64xxx {
                 ),
                 adapter <- adapter::Registration::new(
                     dev,
-                    &THIS_MODULE,
+                    &crate::THIS_MODULE,
                     opts,
                     Ok::<_, Error>(Algo(bus.clone())),
                 ),
@@ -255,12 +245,4 @@ impl platform::RuntimePm for I2cMv64xxx {
     ) -> Result {
         this.bus.resume(pdev.as_ref())
     }
-}
-
-kernel::module_platform_driver! {
-    type: I2cMv64xxx,
-    name: "i2c_mv64xxx_rs",
-    authors: ["kt298 developers"],
-    description: "Marvell mv64xxx / Allwinner TWSI I2C controller (Rust)",
-    license: "GPL",
 }
