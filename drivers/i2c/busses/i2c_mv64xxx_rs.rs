@@ -27,6 +27,10 @@ mod fsm;
 mod power;
 #[path = "i2c_mv64xxx_rs/regs.rs"]
 mod regs;
+#[path = "i2c_mv64xxx_rs/step.rs"]
+mod step;
+#[path = "i2c_mv64xxx_rs/xfer.rs"]
+mod xfer;
 
 kernel::module_platform_driver! {
     type: driver::I2cMv64xxx,

@@ -25,15 +25,14 @@ use crate::{
     bus::{
         self,
         Algo,
-        Bus,
-        Config, //
+        Bus, //
     },
-    divider,
-    power,
+    divider, power,
     regs::{
         self,
         Layout, //
     },
+    step::Config,
 };
 
 /// The controller variants, one per compatible string.
