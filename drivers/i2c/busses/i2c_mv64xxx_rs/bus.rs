@@ -27,15 +27,13 @@ use kernel::{
         },
         I2cAdapter,
     },
-    io::{
-        mem::IoMem,
-        Io, //
-    },
+    io::mem::IoMem,
     irq::{
         self,
         IrqReturn, //
     },
-    new_spinlock_irqsave, pm,
+    new_spinlock_irqsave,
+    pm,
     prelude::*,
     sync::{
         irqs_disabled,
@@ -50,17 +48,17 @@ use kernel::{
         Instant,
         Monotonic, //
     },
-    types::ScopeGuard,
+    types::ScopeGuard, //
 };
 
 use crate::{
     power::Power,
     regs::{
         self,
-        lcr,
-        status,
         Layout,
-        Regs, //
+        LineControl,
+        Regs,
+        StatusCode, //
     },
     step::{
         Config,
@@ -143,7 +141,7 @@ impl Bus {
         let was_active = x.active;
         let out = self.hw(io).service(x);
         if let Some((st, addr)) = out.error {
-            let what = if st == status::LOST_ARB {
+            let what = if st == StatusCode::LostArb {
                 "arbitration lost"
             } else {
                 "unexpected status"
@@ -153,7 +151,7 @@ impl Bus {
                     dev,
                     "controller error: {} {:#04x}, addr {:#x} ({} similar messages suppressed)\n",
                     what,
-                    st,
+                    st.code(),
                     addr,
                     missed
                 );
@@ -308,19 +306,23 @@ impl Bus {
         }
     }
 
-    fn lcr_update(&self, mask: u32, value: u32) {
+    /// Changes the line control register with `f` (Allwinner only).
+    fn lcr_update(&self, f: impl FnOnce(LineControl) -> LineControl) {
         if let Some(io) = self.io.try_access() {
-            if let Ok(v) = io.try_read32(lcr::OFFSET) {
-                let _ = io.try_write32((v & !mask) | value, lcr::OFFSET);
-            }
+            let io: &Regs = &io;
+            self.cfg.layout.update_line_control(io, f);
         }
     }
 
-    fn lcr_state(&self, bit: u32) -> bool {
+    /// Returns `f` of the line control register (Allwinner only), `false` if there is none.
+    fn lcr_state(&self, f: impl FnOnce(LineControl) -> bool) -> bool {
         self.io
             .try_access()
-            .and_then(|io| io.try_read32(lcr::OFFSET).ok())
-            .is_some_and(|v| v & bit != 0)
+            .and_then(|io| {
+                let io: &Regs = &io;
+                self.cfg.layout.read_line_control(io)
+            })
+            .is_some_and(f)
     }
 }
 
@@ -368,27 +370,23 @@ impl Algorithm for Algo {
     }
 
     fn get_scl(&self, _adapter: &I2cAdapter) -> bool {
-        self.0.lcr_state(lcr::SCL_STATE)
+        self.0.lcr_state(LineControl::scl_state)
     }
 
     fn set_scl(&self, _adapter: &I2cAdapter, high: bool) {
-        let level = if high { lcr::SCL_CTL } else { 0 };
-        self.0
-            .lcr_update(lcr::SCL_CTL | lcr::SCL_CTL_EN, lcr::SCL_CTL_EN | level);
+        self.0.lcr_update(|v| v.drive_scl(high));
     }
 
     fn get_sda(&self, _adapter: &I2cAdapter) -> bool {
-        self.0.lcr_state(lcr::SDA_STATE)
+        self.0.lcr_state(LineControl::sda_state)
     }
 
     fn set_sda(&self, _adapter: &I2cAdapter, high: bool) {
-        let level = if high { lcr::SDA_CTL } else { 0 };
-        self.0
-            .lcr_update(lcr::SDA_CTL | lcr::SDA_CTL_EN, lcr::SDA_CTL_EN | level);
+        self.0.lcr_update(|v| v.drive_sda(high));
     }
 
     fn unprepare_recovery(&self, _adapter: &I2cAdapter) {
         // Hand both lines back to the controller.
-        self.0.lcr_update(lcr::SCL_CTL_EN | lcr::SDA_CTL_EN, 0);
+        self.0.lcr_update(LineControl::release);
     }
 }

@@ -27,12 +27,14 @@ use crate::{
         Algo,
         Bus, //
     },
-    divider, power,
+    divider,
+    power,
     regs::{
         self,
+        Baud,
         Layout, //
     },
-    step::Config,
+    step::Config, //
 };
 
 /// The controller variants, one per compatible string.
@@ -52,7 +54,7 @@ pub(crate) enum Variant {
 }
 
 impl Variant {
-    fn config(self, baud: u32, bus_freq: u32) -> Config {
+    fn config(self, baud: Baud, bus_freq: u32) -> Config {
         let allwinner = matches!(self, Variant::Sun4i | Variant::Sun6i);
         let mv78230 = matches!(self, Variant::Mv78230 | Variant::Mv78230A0);
         Config {
@@ -163,7 +165,7 @@ impl platform::Driver for I2cMv64xxx {
                 .ok_or(ENODEV)?
                 .iomap_sized::<{ regs::SIZE }>()?
                 .into_devres()?;
-            let cfg = variant.config(regs::baud(m, n), bus_freq);
+            let cfg = variant.config(Baud::from_factors(m, n)?, bus_freq);
             let bus = Arc::pin_init(Bus::new(io, cfg, power), GFP_KERNEL)?;
             bus.init_hw(dev)?;
 

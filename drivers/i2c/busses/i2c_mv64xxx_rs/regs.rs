@@ -5,9 +5,12 @@
 //! Marvell parts put the registers at 0x00 (address), 0x04 (data), 0x08 (control), 0x0c
 //! (status on read, baud rate on write), 0x10 (extended address) and 0x1c (soft reset);
 //! Allwinner parts at 0x00, 0x04 (extended address), 0x08, 0x0c, 0x10 (status), 0x14 (clock),
-//! 0x18 (soft reset) and 0x20 (line control). Each layout's offsets are written once, in one
-//! function per layout that every access goes through, so the layout test, which drives the
-//! accessors the driver calls, covers both tables.
+//! 0x18 (soft reset) and 0x20 (line control). Each register's value is a
+//! [`bitfield!`](kernel::bitfield!) type that names it ([`Register::REG`]); where it lives is
+//! written once per layout, in one function per layout that every access goes through
+//! ([`Layout::read`], [`Layout::write`]), so the layout test, which drives the accessors the
+//! driver calls, covers both tables. The line control register, Allwinner only and beyond the
+//! window every variant maps, has accessors of its own.
 
 use kernel::{
     io::{
@@ -15,6 +18,7 @@ use kernel::{
         IoKnownSize,
         Mmio, //
     },
+    num::Bounded,
     prelude::*, //
 };
 
@@ -23,85 +27,6 @@ pub(crate) const SIZE: usize = 0x20;
 
 /// The mapped register window.
 pub(crate) type Regs = Mmio<SIZE>;
-
-/// Control register bits.
-pub(crate) mod control {
-    /// Acknowledge received bytes.
-    pub(crate) const ACK: u32 = 1 << 2;
-    /// Interrupt flag: the controller waits for the driver.
-    pub(crate) const IFLG: u32 = 1 << 3;
-    /// Send STOP.
-    pub(crate) const STOP: u32 = 1 << 4;
-    /// Send START (or a repeated START).
-    pub(crate) const START: u32 = 1 << 5;
-    /// Enable the controller (TWSI enable, Allwinner's BUS_EN).
-    pub(crate) const TWSIEN: u32 = 1 << 6;
-    /// Raise the interrupt line when IFLG is set.
-    pub(crate) const INTEN: u32 = 1 << 7;
-}
-
-/// Status register values.
-pub(crate) mod status {
-    /// Bus error (illegal START or STOP).
-    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
-    pub(crate) const BUS_ERR: u32 = 0x00;
-    /// START sent.
-    pub(crate) const START: u32 = 0x08;
-    /// Repeated START sent.
-    pub(crate) const REPEAT_START: u32 = 0x10;
-    /// Address + write sent, ACK received.
-    pub(crate) const WR_ADDR_ACK: u32 = 0x18;
-    /// Address + write sent, no ACK.
-    pub(crate) const WR_ADDR_NO_ACK: u32 = 0x20;
-    /// Data byte sent, ACK received.
-    pub(crate) const WR_ACK: u32 = 0x28;
-    /// Data byte sent, no ACK.
-    pub(crate) const WR_NO_ACK: u32 = 0x30;
-    /// Arbitration lost.
-    pub(crate) const LOST_ARB: u32 = 0x38;
-    /// Address + read sent, ACK received.
-    pub(crate) const RD_ADDR_ACK: u32 = 0x40;
-    /// Address + read sent, no ACK.
-    pub(crate) const RD_ADDR_NO_ACK: u32 = 0x48;
-    /// Data byte received, ACK sent.
-    pub(crate) const RD_DATA_ACK: u32 = 0x50;
-    /// Data byte received, no ACK sent.
-    pub(crate) const RD_DATA_NO_ACK: u32 = 0x58;
-    /// Second address byte + write sent, ACK received.
-    pub(crate) const WR_ADDR_2_ACK: u32 = 0xd0;
-    /// Second address byte + write sent, no ACK.
-    pub(crate) const WR_ADDR_2_NO_ACK: u32 = 0xd8;
-    /// Second address byte + read sent, ACK received.
-    pub(crate) const RD_ADDR_2_ACK: u32 = 0xe0;
-    /// Second address byte + read sent, no ACK.
-    pub(crate) const RD_ADDR_2_NO_ACK: u32 = 0xe8;
-    /// Nothing to report (idle).
-    #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
-    pub(crate) const NO_STATUS: u32 = 0xf8;
-}
-
-/// Allwinner line control register (0x20) bits, for bus recovery without GPIOs.
-pub(crate) mod lcr {
-    /// Offset of the register (beyond [`super::SIZE`], so accessed with a runtime check).
-    pub(crate) const OFFSET: usize = 0x20;
-    /// SCL as sampled.
-    pub(crate) const SCL_STATE: u32 = 1 << 5;
-    /// SDA as sampled.
-    pub(crate) const SDA_STATE: u32 = 1 << 4;
-    /// SCL level when SCL control is enabled.
-    pub(crate) const SCL_CTL: u32 = 1 << 3;
-    /// Drive SCL from `SCL_CTL`.
-    pub(crate) const SCL_CTL_EN: u32 = 1 << 2;
-    /// SDA level when SDA control is enabled.
-    pub(crate) const SDA_CTL: u32 = 1 << 1;
-    /// Drive SDA from `SDA_CTL`.
-    pub(crate) const SDA_CTL_EN: u32 = 1 << 0;
-}
-
-/// Returns the baud rate register value for divider exponent `n` and factor `m`.
-pub(crate) const fn baud(m: u32, n: u32) -> u32 {
-    ((m & 0xf) << 3) | (n & 0x7)
-}
 
 /// A register, independent of the layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +47,218 @@ pub(crate) enum Reg {
     SoftReset,
 }
 
+/// The value of a register in the window every variant maps: its fields over 32 bits, and
+/// which register it is.
+pub(crate) trait Register: Copy + From<u32> + Into<u32> {
+    /// The register.
+    const REG: Reg;
+}
+
+/// Defines registers as 32-bit [`bitfield!`](kernel::bitfield!) types that also implement
+/// [`Register`], in the shape of `kernel::io::register!` but without an offset: the layout
+/// has it.
+macro_rules! registers {
+    ($($(#[$attr:meta])* $name:ident @ $reg:ident { $($fields:tt)* })*) => {
+        $(
+        kernel::bitfield! {
+            $(#[$attr])*
+            pub(crate) struct $name(u32) { $($fields)* }
+        }
+
+        impl Register for $name {
+            const REG: Reg = Reg::$reg;
+        }
+        )*
+    };
+}
+
+registers! {
+    /// Own address, for target mode, which this driver does not use (it clears it).
+    OwnAddr @ Addr {
+        /// The 7-bit address the controller answers to as a target.
+        7:1 addr;
+        /// Answer the general call address too.
+        0:0 general_call => bool;
+    }
+
+    /// Own extended address: the low byte of a 10-bit own address.
+    OwnExtAddr @ ExtAddr {
+        /// The low 8 bits of the own 10-bit address.
+        7:0 addr;
+    }
+
+    /// Data: the byte to send, or the byte received.
+    Data @ Data {
+        /// The byte.
+        7:0 byte => u8;
+    }
+
+    /// Control.
+    Control @ Control {
+        /// Interrupt enable: raise the interrupt line while IFLG is set.
+        7:7 inten => bool;
+        /// Enable the controller (TWSI enable, Allwinner's BUS_EN).
+        6:6 twsien => bool;
+        /// Send START (or a repeated START).
+        5:5 start => bool;
+        /// Send STOP.
+        4:4 stop => bool;
+        /// Interrupt flag: the controller waits for the driver. Writing 0 lets it go on
+        /// (writing 1 does on Allwinner sun6i and later).
+        3:3 iflg => bool;
+        /// Acknowledge received bytes.
+        2:2 ack => bool;
+    }
+
+    /// Status: what the controller did last.
+    Status @ Status {
+        /// The status code.
+        7:0 code => StatusCode;
+    }
+
+    /// Baud rate: the bus clock is `tclk / (10 * (m + 1) * 2^(n + 1))` (Marvell) or
+    /// `tclk / (10 * (m + 1) * 2^n)` (Allwinner); see `divider.rs`.
+    Baud @ Clock {
+        /// Divider factor M.
+        6:3 m;
+        /// Divider exponent N.
+        2:0 n;
+    }
+
+    /// Soft reset: any write resets the controller.
+    SoftReset @ SoftReset {}
+}
+
+impl Baud {
+    /// Returns the value for divider factor `m` (0..=15) and exponent `n` (0..=7).
+    ///
+    /// Fails with `EOVERFLOW` if either is out of range.
+    pub(crate) fn from_factors(m: u32, n: u32) -> Result<Self> {
+        Self::zeroed().try_with_m(m)?.try_with_n(n)
+    }
+}
+
+/// Defines [`StatusCode`] from one table of the codes and their values.
+macro_rules! status_codes {
+    ($($(#[$attr:meta])* $name:ident = $code:literal,)*) => {
+        /// A status code: what the controller did last. The codes the state machine knows, and
+        /// any other value.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum StatusCode {
+            $($(#[$attr])* $name,)*
+            /// A code this driver does not know.
+            Other(u8),
+        }
+
+        impl StatusCode {
+            /// Returns the status for register value `code`.
+            #[inline(always)]
+            pub(crate) const fn from_code(code: u8) -> Self {
+                match code {
+                    $($code => Self::$name,)*
+                    other => Self::Other(other),
+                }
+            }
+
+            /// Returns the register value of this status.
+            #[inline(always)]
+            pub(crate) const fn code(self) -> u8 {
+                match self {
+                    $(Self::$name => $code,)*
+                    Self::Other(code) => code,
+                }
+            }
+        }
+    };
+}
+
+status_codes! {
+    /// Bus error (illegal START or STOP).
+    BusError = 0x00,
+    /// START sent.
+    Start = 0x08,
+    /// Repeated START sent.
+    RepeatStart = 0x10,
+    /// Address + write sent, ACK received.
+    WrAddrAck = 0x18,
+    /// Address + write sent, no ACK.
+    WrAddrNoAck = 0x20,
+    /// Data byte sent, ACK received.
+    WrAck = 0x28,
+    /// Data byte sent, no ACK.
+    WrNoAck = 0x30,
+    /// Arbitration lost.
+    LostArb = 0x38,
+    /// Address + read sent, ACK received.
+    RdAddrAck = 0x40,
+    /// Address + read sent, no ACK.
+    RdAddrNoAck = 0x48,
+    /// Data byte received, ACK sent.
+    RdDataAck = 0x50,
+    /// Data byte received, no ACK sent.
+    RdDataNoAck = 0x58,
+    /// Second address byte + write sent, ACK received.
+    WrAddr2Ack = 0xd0,
+    /// Second address byte + write sent, no ACK.
+    WrAddr2NoAck = 0xd8,
+    /// Second address byte + read sent, ACK received.
+    RdAddr2Ack = 0xe0,
+    /// Second address byte + read sent, no ACK.
+    RdAddr2NoAck = 0xe8,
+    /// Nothing to report (idle).
+    NoStatus = 0xf8,
+}
+
+impl From<Bounded<u32, 8>> for StatusCode {
+    #[inline(always)]
+    fn from(code: Bounded<u32, 8>) -> Self {
+        Self::from_code(code.into())
+    }
+}
+
+impl From<StatusCode> for Bounded<u32, 8> {
+    #[inline(always)]
+    fn from(status: StatusCode) -> Self {
+        status.code().into()
+    }
+}
+
+kernel::bitfield! {
+    /// Allwinner line control, for bus recovery without GPIOs: the lines as sampled, and
+    /// software control of each.
+    pub(crate) struct LineControl(u32) {
+        /// SCL as sampled.
+        5:5 scl_state => bool;
+        /// SDA as sampled.
+        4:4 sda_state => bool;
+        /// SCL level while [`Self::scl_ctl_en`] is set.
+        3:3 scl_ctl => bool;
+        /// Drive SCL from [`Self::scl_ctl`].
+        2:2 scl_ctl_en => bool;
+        /// SDA level while [`Self::sda_ctl_en`] is set.
+        1:1 sda_ctl => bool;
+        /// Drive SDA from [`Self::sda_ctl`].
+        0:0 sda_ctl_en => bool;
+    }
+}
+
+impl LineControl {
+    /// Returns this value with software driving SCL `high` or low.
+    pub(crate) fn drive_scl(self, high: bool) -> Self {
+        self.with_scl_ctl_en(true).with_scl_ctl(high)
+    }
+
+    /// Returns this value with software driving SDA `high` or low.
+    pub(crate) fn drive_sda(self, high: bool) -> Self {
+        self.with_sda_ctl_en(true).with_sda_ctl(high)
+    }
+
+    /// Returns this value with both lines handed back to the controller.
+    pub(crate) fn release(self) -> Self {
+        self.with_scl_ctl_en(false).with_sda_ctl_en(false)
+    }
+}
+
 /// Which register layout a controller uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Layout {
@@ -139,24 +276,52 @@ pub(crate) trait Window: IoKnownSize + IoCapable<u32> {}
 impl<T: IoKnownSize + IoCapable<u32>> Window for T {}
 
 impl Layout {
-    /// Reads register `reg`.
+    /// Reads register `R`.
     #[inline(always)]
-    pub(crate) fn read(self, io: &impl Window, reg: Reg) -> u32 {
-        // One access per layout, each at an offset that is a constant wherever the caller
-        // names a constant register (every caller does): the accessor checks it against the
-        // window's size at compile time.
+    pub(crate) fn read<R: Register>(self, io: &impl Window) -> R {
+        // One access per layout, each at an offset that is a constant (the register is a
+        // type): the accessor checks it against the window's size at compile time.
+        R::from(match self {
+            Layout::Marvell => io.read32(marvell(R::REG)),
+            Layout::Allwinner => io.read32(allwinner(R::REG)),
+        })
+    }
+
+    /// Writes `value` to its register.
+    #[inline(always)]
+    pub(crate) fn write<R: Register>(self, io: &impl Window, value: R) {
+        let value = value.into();
         match self {
-            Layout::Marvell => io.read32(marvell(reg)),
-            Layout::Allwinner => io.read32(allwinner(reg)),
+            Layout::Marvell => io.write32(value, marvell(R::REG)),
+            Layout::Allwinner => io.write32(value, allwinner(R::REG)),
         }
     }
 
-    /// Writes `value` to register `reg`.
-    #[inline(always)]
-    pub(crate) fn write(self, io: &impl Window, reg: Reg, value: u32) {
+    /// Reads the line control register; `None` if the layout has none or the window does
+    /// not reach it.
+    pub(crate) fn read_line_control(self, io: &impl Window) -> Option<LineControl> {
+        let offset = self.line_control()?;
+        io.try_read32(offset).ok().map(LineControl::from)
+    }
+
+    /// Changes the line control register with `f`, if the layout has one and the window
+    /// reaches it.
+    pub(crate) fn update_line_control(
+        self,
+        io: &impl Window,
+        f: impl FnOnce(LineControl) -> LineControl,
+    ) {
+        if let (Some(offset), Some(value)) = (self.line_control(), self.read_line_control(io)) {
+            let _ = io.try_write32(f(value).into(), offset);
+        }
+    }
+
+    /// Returns the offset of the line control register, if the layout has one.
+    const fn line_control(self) -> Option<usize> {
         match self {
-            Layout::Marvell => io.write32(value, marvell(reg)),
-            Layout::Allwinner => io.write32(value, allwinner(reg)),
+            Layout::Marvell => None,
+            // Beyond [`SIZE`]: Marvell device trees map only 0x20 bytes.
+            Layout::Allwinner => Some(0x20),
         }
     }
 }
@@ -283,16 +448,16 @@ mod tests {
         *, //
     };
 
-    /// Calls `$f!(index, register)` for each register; the accessors need constant registers.
+    /// Calls `$f!(index, register)` for each register.
     macro_rules! each_reg {
         ($f:ident) => {
-            $f!(0, Reg::Addr);
-            $f!(1, Reg::ExtAddr);
-            $f!(2, Reg::Data);
-            $f!(3, Reg::Control);
-            $f!(4, Reg::Status);
-            $f!(5, Reg::Clock);
-            $f!(6, Reg::SoftReset);
+            $f!(0, OwnAddr);
+            $f!(1, OwnExtAddr);
+            $f!(2, Data);
+            $f!(3, Control);
+            $f!(4, Status);
+            $f!(5, Baud);
+            $f!(6, SoftReset);
         };
     }
 
@@ -317,19 +482,94 @@ mod tests {
             // The accessors the driver calls put each register where upstream has it, and
             // read it from there.
             macro_rules! check {
-                ($i:expr, $r:expr) => {
+                ($i:expr, $r:ty) => {
                     let value = 0x100 + $i;
-                    l.write(&m, $r, value);
+                    l.write(&m, <$r>::from(value));
                     assert_eq!(landed(&m, value), want[$i]);
                     m.set(want[$i], !value);
-                    assert_eq!(l.read(&m, $r), !value);
+                    assert_eq!(l.read::<$r>(&m).into_raw(), !value);
                     assert_eq!(m.reads(want[$i]), 1);
                 };
             }
             each_reg!(check);
         }
-        assert_eq!(baud(11, 1), 0x59);
-        assert_eq!(baud(15, 7), 0x7f);
+        Ok(())
+    }
+
+    #[test]
+    fn fields_match_upstream() -> Result {
+        // MV64XXX_I2C_BAUD_DIV_M/N and MV64XXX_I2C_REG_CONTROL_* in i2c-mv64xxx.c.
+        assert_eq!(Baud::from_factors(11, 1)?.into_raw(), 0x59);
+        assert_eq!(Baud::from_factors(15, 7)?.into_raw(), 0x7f);
+        assert_eq!(Baud::from_factors(16, 0).err(), Some(EOVERFLOW));
+        assert_eq!(Baud::from_factors(0, 8).err(), Some(EOVERFLOW));
+        let c = |f: fn(Control) -> Control| f(Control::zeroed()).into_raw();
+        assert_eq!(c(|c| c.with_ack(true)), 0x04);
+        assert_eq!(c(|c| c.with_iflg(true)), 0x08);
+        assert_eq!(c(|c| c.with_stop(true)), 0x10);
+        assert_eq!(c(|c| c.with_start(true)), 0x20);
+        assert_eq!(c(|c| c.with_twsien(true)), 0x40);
+        assert_eq!(c(|c| c.with_inten(true)), 0x80);
+        assert_eq!(Data::from(0x1a5).byte(), 0xa5);
+        Ok(())
+    }
+
+    #[test]
+    fn status_codes_round_trip() -> Result {
+        // MV64XXX_I2C_STATUS_* in i2c-mv64xxx.c.
+        for (code, status) in [
+            (0x00, StatusCode::BusError),
+            (0x08, StatusCode::Start),
+            (0x10, StatusCode::RepeatStart),
+            (0x18, StatusCode::WrAddrAck),
+            (0x20, StatusCode::WrAddrNoAck),
+            (0x28, StatusCode::WrAck),
+            (0x30, StatusCode::WrNoAck),
+            (0x38, StatusCode::LostArb),
+            (0x40, StatusCode::RdAddrAck),
+            (0x48, StatusCode::RdAddrNoAck),
+            (0x50, StatusCode::RdDataAck),
+            (0x58, StatusCode::RdDataNoAck),
+            (0xd0, StatusCode::WrAddr2Ack),
+            (0xd8, StatusCode::WrAddr2NoAck),
+            (0xe0, StatusCode::RdAddr2Ack),
+            (0xe8, StatusCode::RdAddr2NoAck),
+            (0xf8, StatusCode::NoStatus),
+            (0x68, StatusCode::Other(0x68)),
+        ] {
+            assert_eq!(Status::from(code).code(), status);
+            assert_eq!(Status::zeroed().with_code(status).into_raw(), code);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn line_control_allwinner_only() -> Result {
+        let m = Mem::new(None);
+        // Allwinner: at 0x20, read-modify-write of the bits recovery drives.
+        let sampled = LineControl::zeroed()
+            .with_scl_state(true)
+            .with_sda_ctl(true)
+            .with_sda_ctl_en(true);
+        m.set(0x20, sampled.into_raw());
+        let l = Layout::Allwinner;
+        assert_eq!(l.read_line_control(&m), Some(sampled));
+        l.update_line_control(&m, |v| v.drive_scl(false));
+        assert_eq!(m.take(0x20), Some(0x20 | 0x04 | 0x03));
+        l.update_line_control(&m, |v| v.drive_scl(true));
+        assert_eq!(m.take(0x20), Some(0x20 | 0x0c | 0x03));
+        l.update_line_control(&m, |v| v.drive_sda(false));
+        assert_eq!(m.take(0x20), Some(0x20 | 0x0c | 0x01));
+        l.update_line_control(&m, LineControl::release);
+        assert_eq!(m.take(0x20), Some(0x20 | 0x08));
+        // Marvell: none, and nothing is touched.
+        let l = Layout::Marvell;
+        assert_eq!(l.read_line_control(&m), None);
+        l.update_line_control(&m, LineControl::release);
+        assert_eq!(m.reads(0x20), 5);
+        for off in (0..0x40).step_by(4) {
+            assert_eq!(m.take(off), None);
+        }
         Ok(())
     }
 }

@@ -21,10 +21,16 @@ use crate::{
         State, //
     },
     regs::{
-        control,
-        status,
+        Baud,
+        Control,
+        Data,
         Layout,
-        Reg,
+        OwnAddr,
+        OwnExtAddr,
+        Register,
+        SoftReset,
+        Status,
+        StatusCode,
         Window, //
     },
     xfer::Xfer,
@@ -44,7 +50,7 @@ pub(crate) struct Config {
     /// Wait 5 us after START and STOP (mv78230 at 100 kHz and below).
     pub(crate) errata_delay: bool,
     /// Baud rate register value.
-    pub(crate) baud: u32,
+    pub(crate) baud: Baud,
 }
 
 /// What one run of [`Hw::service`] did.
@@ -53,7 +59,7 @@ pub(crate) struct Serviced {
     /// The controller was waiting for the driver (IFLG set).
     pub(crate) handled: bool,
     /// A controller error (its status and the target's address): the controller was reset.
-    pub(crate) error: Option<(u32, u16)>,
+    pub(crate) error: Option<(StatusCode, u16)>,
 }
 
 /// The registers as the transfer logic drives them: the set-up, the START of a transfer and the
@@ -70,24 +76,24 @@ impl<'a, I: Window> Hw<'a, I> {
         Self { cfg, io }
     }
 
-    // Always inlined, as the layout's accessors: each caller names a constant register.
+    // Always inlined, as the layout's accessors: each register's offset is a constant.
     #[inline(always)]
-    fn read(&self, reg: Reg) -> u32 {
-        self.cfg.layout.read(self.io, reg)
+    fn read<R: Register>(&self) -> R {
+        self.cfg.layout.read(self.io)
     }
 
     #[inline(always)]
-    fn write(&self, reg: Reg, value: u32) {
-        self.cfg.layout.write(self.io, reg, value)
+    fn write<R: Register>(&self, value: R) {
+        self.cfg.layout.write(self.io, value)
     }
 
     /// Resets and configures the controller; the transfer state machine goes idle.
     pub(crate) fn init(&self, x: &mut Xfer) {
-        self.write(Reg::SoftReset, 0);
-        self.write(Reg::Clock, self.cfg.baud);
-        self.write(Reg::Addr, 0);
-        self.write(Reg::ExtAddr, 0);
-        self.write(Reg::Control, control::TWSIEN | control::STOP);
+        self.write(SoftReset::zeroed());
+        self.write(self.cfg.baud);
+        self.write(OwnAddr::zeroed());
+        self.write(OwnExtAddr::zeroed());
+        self.write(Control::zeroed().with_twsien(true).with_stop(true));
         self.errata_delay();
         x.fsm.state = State::Idle;
     }
@@ -100,7 +106,7 @@ impl<'a, I: Window> Hw<'a, I> {
     pub(crate) unsafe fn begin(&self, x: &mut Xfer, msgs: &mut [Message<'_>], atomic: bool) {
         // SAFETY: The caller keeps `msgs` as `start` requires.
         let start = unsafe { x.start(msgs, atomic) };
-        self.write(Reg::Control, start);
+        self.write(start);
     }
 
     fn errata_delay(&self) {
@@ -114,7 +120,7 @@ impl<'a, I: Window> Hw<'a, I> {
         let mut out = Serviced::default();
 
         for _ in 0..MAX_STEPS {
-            if self.read(Reg::Control) & control::IFLG == 0 {
+            if !self.read::<Control>().iflg() {
                 break;
             }
             out.handled = true;
@@ -122,20 +128,19 @@ impl<'a, I: Window> Hw<'a, I> {
                 // Some controllers update the status a little after IFLG (C driver: 100 ns).
                 udelay(Delta::from_micros(1));
             }
-            let st = self.read(Reg::Status);
+            let st = self.read::<Status>().code();
             // Read the data register once, and only when it holds a received byte: reading
             // it has side effects on some implementations.
-            let data = if st == status::RD_DATA_ACK || st == status::RD_DATA_NO_ACK {
-                self.read(Reg::Data) as u8
-            } else {
-                0
+            let data = match st {
+                StatusCode::RdDataAck | StatusCode::RdDataNoAck => self.read::<Data>().byte(),
+                _ => 0,
             };
             let idx = x.idx;
             let info = x.info(idx).unwrap_or_default();
             let action = x.fsm.next(st, data, &info);
             self.act(x, action, &mut out);
             if self.cfg.irq_clear_inverted {
-                self.write(Reg::Control, x.fsm.cntl | control::IFLG);
+                self.write(x.fsm.cntl.with_iflg(true));
             }
         }
         if out.handled {
@@ -154,7 +159,7 @@ impl<'a, I: Window> Hw<'a, I> {
                 self.restart(x);
             }
             Action::SendRestart => self.restart(x),
-            Action::Continue => self.write(Reg::Control, x.fsm.cntl),
+            Action::Continue => self.write(x.fsm.cntl),
             Action::SendAddr1 | Action::SendAddr2 => {
                 let byte = x.message(idx).map_or(0, |m| {
                     let (hi, lo) = m.ten_bit_addr();
@@ -164,8 +169,8 @@ impl<'a, I: Window> Hw<'a, I> {
                         _ => m.addr_byte(),
                     }
                 });
-                self.write(Reg::Data, u32::from(byte));
-                self.write(Reg::Control, x.fsm.cntl);
+                self.write(Data::zeroed().with_byte(byte));
+                self.write(x.fsm.cntl);
             }
             Action::SendData(pos) => {
                 let byte = x
@@ -173,16 +178,16 @@ impl<'a, I: Window> Hw<'a, I> {
                     .and_then(|m| m.buf().get(pos).copied())
                     .unwrap_or(0);
                 x.stats.bytes = x.stats.bytes.wrapping_add(1);
-                self.write(Reg::Data, u32::from(byte));
-                self.write(Reg::Control, x.fsm.cntl);
+                self.write(Data::zeroed().with_byte(byte));
+                self.write(x.fsm.cntl);
             }
             Action::RcvData { pos, byte, grow } => {
                 x.store(pos, byte, grow);
-                self.write(Reg::Control, x.fsm.cntl);
+                self.write(x.fsm.cntl);
             }
             Action::RcvDataStop { pos, byte } => {
                 x.store(pos, byte, 0);
-                self.write(Reg::Control, x.fsm.cntl | control::STOP);
+                self.write(x.fsm.cntl.with_stop(true));
                 self.errata_delay();
                 x.active = false;
             }
@@ -210,7 +215,7 @@ impl<'a, I: Window> Hw<'a, I> {
         match x.info(next) {
             Some(info) => {
                 let start = x.fsm.restart(&info, is_last);
-                self.write(Reg::Control, start);
+                self.write(start);
                 self.errata_delay();
             }
             None => {
@@ -223,7 +228,7 @@ impl<'a, I: Window> Hw<'a, I> {
     }
 
     fn stop(&self, x: &mut Xfer) {
-        self.write(Reg::Control, x.fsm.cntl | control::STOP);
+        self.write(x.fsm.cntl.with_stop(true));
         x.active = false;
     }
 }
@@ -244,26 +249,40 @@ mod tests {
         layout: Layout::Marvell,
         irq_clear_inverted: false,
         errata_delay: false,
-        baud: 0x59,
+        baud: Baud::from_raw(0x59),
     };
 
+    /// The control value of an enabled controller.
+    fn enabled() -> Control {
+        Control::zeroed().with_twsien(true)
+    }
+
     /// The control value while a transfer runs: enabled, interrupting, acknowledging.
-    const RUN: u32 = control::TWSIEN | control::INTEN | control::ACK;
+    fn run() -> Control {
+        enabled().with_inten(true).with_ack(true)
+    }
 
     /// The control value that ends a write: STOP, with the interrupt off.
-    const STOPPED: u32 = control::TWSIEN | control::ACK | control::STOP;
+    fn stopped() -> Control {
+        enabled().with_ack(true).with_stop(true)
+    }
+
+    /// Returns what was last written to control since the last call, if anything.
+    fn control(m: &Mem) -> Option<Control> {
+        m.take(CONTROL).map(Control::from)
+    }
 
     /// What one step wrote to control and data, and how often it read data.
-    type Wrote = (Option<u32>, Option<u32>, u32);
+    type Wrote = (Option<Control>, Option<u32>, u32);
 
     /// Places status `st` and `data`, raises IFLG as the controller does, and runs the step
     /// the interrupt handler and the atomic poll loop run.
-    fn step(m: &Mem, x: &mut Xfer, st: u32, data: u32) -> (Wrote, Serviced) {
-        m.set(STATUS, st);
+    fn step(m: &Mem, x: &mut Xfer, st: StatusCode, data: u32) -> (Wrote, Serviced) {
+        m.set(STATUS, Status::zeroed().with_code(st).into());
         m.set(DATA, data);
-        m.set(CONTROL, RUN | control::IFLG);
+        m.set(CONTROL, run().with_iflg(true).into());
         let out = Hw::new(&MARVELL, m).service(x);
-        ((m.take(CONTROL), m.take(DATA), m.reads(DATA)), out)
+        ((control(m), m.take(DATA), m.reads(DATA)), out)
     }
 
     #[test]
@@ -274,28 +293,28 @@ mod tests {
         let mut msgs = [Message::write(0x50, &buf)?];
         // SAFETY: `msgs` is left alone until `finish`.
         unsafe { Hw::new(&MARVELL, &m).begin(&mut x, &mut msgs, false) };
-        assert_eq!(m.take(CONTROL), Some(RUN | control::START));
+        assert_eq!(control(&m), Some(run().with_start(true)));
 
-        let (w, out) = step(&m, &mut x, status::START, 0);
+        let (w, out) = step(&m, &mut x, StatusCode::Start, 0);
         assert!(out.handled);
         // The address byte, then continue.
-        assert_eq!(w, (Some(RUN), Some(0xa0), 0));
-        let (w, _) = step(&m, &mut x, status::WR_ADDR_ACK, 0);
-        assert_eq!(w, (Some(RUN), Some(0x08), 0));
-        let (w, _) = step(&m, &mut x, status::WR_ACK, 0);
-        assert_eq!(w, (Some(RUN), Some(0x11), 0));
+        assert_eq!(w, (Some(run()), Some(0xa0), 0));
+        let (w, _) = step(&m, &mut x, StatusCode::WrAddrAck, 0);
+        assert_eq!(w, (Some(run()), Some(0x08), 0));
+        let (w, _) = step(&m, &mut x, StatusCode::WrAck, 0);
+        assert_eq!(w, (Some(run()), Some(0x11), 0));
         // All sent: STOP, with the interrupt off.
-        let (w, out) = step(&m, &mut x, status::WR_ACK, 0);
-        assert_eq!(w, (Some(STOPPED), None, 0));
+        let (w, out) = step(&m, &mut x, StatusCode::WrAck, 0);
+        assert_eq!(w, (Some(stopped()), None, 0));
         assert!(out.error.is_none());
         assert!(!x.active);
         assert_eq!(x.finish(), (Ok(()), false));
         assert_eq!(x.stats.bytes, 2);
 
         // Idle: IFLG clear, nothing to do.
-        m.set(CONTROL, control::TWSIEN);
+        m.set(CONTROL, enabled().into());
         assert!(!Hw::new(&MARVELL, &m).service(&mut x).handled);
-        assert_eq!(m.take(CONTROL), None);
+        assert_eq!(control(&m), None);
         Ok(())
     }
 
@@ -309,27 +328,27 @@ mod tests {
             let mut msgs = [Message::write(0x50, &reg)?, Message::read(0x50, &mut buf)?];
             // SAFETY: `msgs` is left alone until `finish`.
             unsafe { Hw::new(&MARVELL, &m).begin(&mut x, &mut msgs, false) };
-            assert_eq!(m.take(CONTROL), Some(RUN | control::START));
+            assert_eq!(control(&m), Some(run().with_start(true)));
 
-            let (w, _) = step(&m, &mut x, status::START, 0);
-            assert_eq!(w, (Some(RUN), Some(0xa0), 0));
-            let (w, _) = step(&m, &mut x, status::WR_ADDR_ACK, 0);
-            assert_eq!(w, (Some(RUN), Some(0x08), 0));
+            let (w, _) = step(&m, &mut x, StatusCode::Start, 0);
+            assert_eq!(w, (Some(run()), Some(0xa0), 0));
+            let (w, _) = step(&m, &mut x, StatusCode::WrAddrAck, 0);
+            assert_eq!(w, (Some(run()), Some(0x08), 0));
             // The write is done: a repeated START for the read, not STOP.
-            let (w, _) = step(&m, &mut x, status::WR_ACK, 0);
-            assert_eq!(w, (Some(RUN | control::START), None, 0));
+            let (w, _) = step(&m, &mut x, StatusCode::WrAck, 0);
+            assert_eq!(w, (Some(run().with_start(true)), None, 0));
             // The read address.
-            let (w, _) = step(&m, &mut x, status::REPEAT_START, 0);
-            assert_eq!(w, (Some(RUN), Some(0xa1), 0));
+            let (w, _) = step(&m, &mut x, StatusCode::RepeatStart, 0);
+            assert_eq!(w, (Some(run()), Some(0xa1), 0));
             // Two bytes to come: acknowledge the first...
-            let (w, _) = step(&m, &mut x, status::RD_ADDR_ACK, 0);
-            assert_eq!(w, (Some(RUN), None, 0));
+            let (w, _) = step(&m, &mut x, StatusCode::RdAddrAck, 0);
+            assert_eq!(w, (Some(run()), None, 0));
             // ...which reads the data register once, and NACK the second.
-            let (w, _) = step(&m, &mut x, status::RD_DATA_ACK, 0x5a);
-            assert_eq!(w, (Some(control::TWSIEN | control::INTEN), None, 1));
+            let (w, _) = step(&m, &mut x, StatusCode::RdDataAck, 0x5a);
+            assert_eq!(w, (Some(enabled().with_inten(true)), None, 1));
             // The last byte: STOP, with the interrupt off.
-            let (w, out) = step(&m, &mut x, status::RD_DATA_NO_ACK, 0xa5);
-            assert_eq!(w, (Some(control::TWSIEN | control::STOP), None, 1));
+            let (w, out) = step(&m, &mut x, StatusCode::RdDataNoAck, 0xa5);
+            assert_eq!(w, (Some(enabled().with_stop(true)), None, 1));
             assert!(out.error.is_none());
             assert!(!x.active);
             assert_eq!(x.finish(), (Ok(()), false));
@@ -347,15 +366,15 @@ mod tests {
             let mut msgs = [Message::read(0x68, &mut buf)?];
             // SAFETY: `msgs` is left alone until `finish`.
             unsafe { Hw::new(&MARVELL, &m).begin(&mut x, &mut msgs, true) };
-            let run = control::TWSIEN | control::ACK;
-            assert_eq!(m.take(CONTROL), Some(run | control::START));
-            let (w, _) = step(&m, &mut x, status::START, 0);
+            let run = enabled().with_ack(true);
+            assert_eq!(control(&m), Some(run.with_start(true)));
+            let (w, _) = step(&m, &mut x, StatusCode::Start, 0);
             assert_eq!(w, (Some(run), Some(0xd1), 0));
             // One byte: NACK it at once.
-            let (w, _) = step(&m, &mut x, status::RD_ADDR_ACK, 0);
-            assert_eq!(w, (Some(control::TWSIEN), None, 0));
-            let (w, _) = step(&m, &mut x, status::RD_DATA_NO_ACK, 0x42);
-            assert_eq!(w, (Some(control::TWSIEN | control::STOP), None, 1));
+            let (w, _) = step(&m, &mut x, StatusCode::RdAddrAck, 0);
+            assert_eq!(w, (Some(enabled()), None, 0));
+            let (w, _) = step(&m, &mut x, StatusCode::RdDataNoAck, 0x42);
+            assert_eq!(w, (Some(enabled().with_stop(true)), None, 1));
             assert_eq!(x.finish(), (Ok(()), false));
         }
         assert_eq!(buf, [0x42]);
@@ -370,10 +389,10 @@ mod tests {
         let mut msgs = [Message::write(0x51, &buf)?];
         // SAFETY: `msgs` is left alone until `finish`.
         unsafe { Hw::new(&MARVELL, &m).begin(&mut x, &mut msgs, false) };
-        step(&m, &mut x, status::START, 0);
+        step(&m, &mut x, StatusCode::Start, 0);
         // Nobody at 0x51: STOP and ENXIO.
-        let (w, _) = step(&m, &mut x, status::WR_ADDR_NO_ACK, 0);
-        assert_eq!(w, (Some(STOPPED), None, 0));
+        let (w, _) = step(&m, &mut x, StatusCode::WrAddrNoAck, 0);
+        assert_eq!(w, (Some(stopped()), None, 0));
         assert_eq!(x.finish(), (Err(ENXIO), false));
         assert_eq!(x.stats.nacks, 1);
 
@@ -381,13 +400,13 @@ mod tests {
         let mut msgs = [Message::write(0x50, &buf)?];
         // SAFETY: `msgs` is left alone until `finish`.
         unsafe { Hw::new(&MARVELL, &m).begin(&mut x, &mut msgs, false) };
-        step(&m, &mut x, status::START, 0);
-        let (w, out) = step(&m, &mut x, status::LOST_ARB, 0);
-        assert_eq!(out.error, Some((status::LOST_ARB, 0x50)));
+        step(&m, &mut x, StatusCode::Start, 0);
+        let (w, out) = step(&m, &mut x, StatusCode::LostArb, 0);
+        assert_eq!(out.error, Some((StatusCode::LostArb, 0x50)));
         assert_eq!(m.take(SOFT_RESET), Some(0));
         // The baud rate goes to the status register's offset, which reads on unchanged.
         assert_eq!(m.take(STATUS), Some(0x59));
-        assert_eq!(w, (Some(STOPPED), None, 0));
+        assert_eq!(w, (Some(stopped()), None, 0));
         assert_eq!(x.finish(), (Err(EAGAIN), true));
         assert_eq!(x.stats.errors, 1);
         Ok(())

@@ -13,10 +13,13 @@ use kernel::{
     },
 };
 
-use crate::fsm::{
-    Fsm,
-    MsgInfo,
-    State, //
+use crate::{
+    fsm::{
+        Fsm,
+        MsgInfo,
+        State, //
+    },
+    regs::Control,
 };
 
 /// Transfer counters (shown in debugfs).
@@ -121,7 +124,7 @@ impl Xfer {
     ///
     /// `msgs` must stay valid, and the caller must not touch them, until it calls
     /// [`Xfer::finish`].
-    pub(crate) unsafe fn start(&mut self, msgs: &mut [Message<'_>], atomic: bool) -> u32 {
+    pub(crate) unsafe fn start(&mut self, msgs: &mut [Message<'_>], atomic: bool) -> Control {
         // INVARIANT: The caller keeps `msgs` until `finish`.
         self.msgs = msgs.as_mut_ptr().cast();
         self.num = msgs.len();
