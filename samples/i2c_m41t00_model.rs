@@ -11,7 +11,8 @@
 //! toggles when the year wraps while CEB is set (CB set means 21xx, as the driver reads it).
 //! A set ST stops the clock; writing the seconds with ST clear starts it again.
 //!
-//! The adapter is named `m41t00 model` and the chip answers at 0x68 (the `addr` parameter).
+//! The adapter is named `i2c_m41t00_model adapter` and the chip answers at 0x68 (the `addr`
+//! parameter).
 //! Faults are injected through the files in `/sys/kernel/debug/i2c_m41t00_model/faults/`:
 //!
 //! - `tear_every` N and `tear_byte` K (1-6): while `tear_every` is set, the clock ticks once
@@ -417,7 +418,7 @@ impl kernel::Module for M41t00Model {
             adapter::Registration::new(
                 faux.as_bound(),
                 module,
-                Options::new(c"m41t00 model"),
+                Options::new(c"i2c_m41t00_model adapter"),
                 model,
             ),
             GFP_KERNEL,

@@ -34,7 +34,7 @@ modprobe -r rtc_m41t00 2>/dev/null
 t_check "modprobe i2c_m41t00_model" modprobe i2c_m41t00_model
 bus=
 for a in /sys/bus/i2c/devices/i2c-*; do
-	[ "$(cat "$a/name" 2>/dev/null)" = "m41t00 model" ] && bus=${a##*/i2c-}
+	[ "$(cat "$a/name" 2>/dev/null)" = "i2c_m41t00_model adapter" ] && bus=${a##*/i2c-}
 done
 if [ -z "$bus" ]; then
 	t_fail "the model has an adapter"

@@ -73,7 +73,7 @@ impl Chip {
             century,
             bus,
             double_read,
-            last_error <- new_spinlock!(None, "m41t00::Chip::last_error"),
+            last_error <- new_spinlock!(None, "rtc_m41t00::Chip::last_error"),
             stop_reported: Atomic::new(0),
             reads: Atomic::new(0),
             read_calls: Atomic::new(0),

@@ -95,7 +95,7 @@ impl Bus {
         try_pin_init!(Self {
             io,
             cfg,
-            xfer <- new_spinlock_irqsave!(Xfer::new(), "mv64xxx_i2c_xfer"),
+            xfer <- new_spinlock_irqsave!(Xfer::new(), "i2c_mv64xxx_rs::Bus::xfer"),
             done <- Completion::new(),
             power,
         })
