@@ -177,6 +177,9 @@ impl Fsm {
     ///
     /// `data` is the byte the caller read from the data register, which it must do (once)
     /// exactly when `st` is [`StatusCode::RdDataAck`] or [`StatusCode::RdDataNoAck`].
+    // Inlined into the register step, where `st` was just decoded from the status register,
+    // so that the decoding and this match fold into one dispatch on the register value.
+    #[inline(always)]
     pub(crate) fn next(&mut self, st: StatusCode, data: u8, msg: &MsgInfo) -> Action {
         // Idle: the remnant of a transfer given up on. Stop and stay idle.
         if self.state == State::Idle {

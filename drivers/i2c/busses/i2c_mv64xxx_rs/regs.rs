@@ -143,11 +143,17 @@ macro_rules! status_codes {
     ($($(#[$attr:meta])* $name:ident = $code:literal,)*) => {
         /// A status code: what the controller did last. The codes the state machine knows, and
         /// any other value.
+        ///
+        /// The discriminant of each known code is its register value (and that of `Other` one
+        /// no status has: the low three bits of a status are always clear), so that turning a
+        /// register value into a `StatusCode` and matching on it costs no more than matching
+        /// on the value.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
         pub(crate) enum StatusCode {
-            $($(#[$attr])* $name,)*
+            $($(#[$attr])* $name = $code,)*
             /// A code this driver does not know.
-            Other(u8),
+            Other(u8) = 0x01,
         }
 
         impl StatusCode {
