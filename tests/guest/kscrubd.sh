@@ -6,8 +6,9 @@
 # until started, the pool filling up, plain anonymous faults (order 0 and THP)
 # served from it and reading zero, pages from /dev/kscrubd reading back zero,
 # the pool draining under memory pressure (and its shrinker) and refilling,
-# stopping returning its pages, load/unload loops while mappings are busy, and
-# 20 rounds of start, fault, stop, unload under memory pressure.
+# stopping returning its pages, load/unload loops while mappings are busy, memory
+# blocks going offline while the pool is full, and 20 rounds of start, fault,
+# stop, unload under memory pressure.
 . /tests/lib/ktap.sh
 
 stats=/sys/kernel/debug/kscrubd/stats
@@ -237,6 +238,48 @@ echo 3 >/proc/sys/vm/drop_caches
 t_check "drop_caches gives the pool back ($(stat pages) pages left)" test "$(stat pages)" -lt $((target / 2))
 echo 999 >$vm/scrub_load
 modprobe -r kscrubd
+
+# Memory hotplug: the pool holds its pages (nothing can migrate them), so they must never
+# sit in ZONE_MOVABLE, which memory offlining empties by migration. The debug guest boots
+# with movablecore=; boot-time reservations (KASAN's shadow, say) pin some of its blocks,
+# so the blocks that go offline and back without kscrubd must do so with its pool full.
+offline_block() {
+	# Offlining retries until it is interrupted while a page will not migrate.
+	timeout 20 sh -c "echo offline >$1/state" 2>/dev/null
+	_r=$?
+	[ "$(cat "$1/state")" = online ] || echo online_movable >"$1/state"
+	return $_r
+}
+mblocks=
+for b in /sys/devices/system/memory/memory[0-9]*; do
+	[ "$(cat "$b/state" 2>/dev/null)" = online ] &&
+		[ "$(cat "$b/valid_zones" 2>/dev/null)" = Movable ] &&
+		offline_block "$b" && mblocks="$mblocks $b"
+done
+if [ -z "$mblocks" ]; then
+	t_skip "movable memory blocks go offline with the pool full" \
+		"no movable memory block goes offline (needs CONFIG_MEMORY_HOTREMOVE and movablecore=)"
+else
+	modprobe kscrubd
+	# Larger than the free memory outside ZONE_MOVABLE can leave room for: a pool that
+	# could take movable memory would.
+	echo 65536 >$vm/scrub_pool_pages
+	echo 6 >$vm/scrub_start
+	wait_pool -ge 49152 60
+	echo "# pool: $(stat pages) pages"
+	failed=
+	for b in $mblocks; do
+		offline_block "$b" || failed="$failed ${b##*/}"
+	done
+	t_check "$(echo $mblocks | wc -w) movable memory blocks go offline with the pool full" \
+		sh -c "[ -z '$failed' ] || { echo 'stayed online:$failed'; exit 1; }"
+	back=0
+	for b in $mblocks; do [ "$(cat "$b/state")" = online ] && back=$((back + 1)); done
+	t_eq "and come back online" "$(echo $mblocks | wc -w)" "$back"
+	t_check "2048 plain anonymous pages still read zero" kscrubd-test anon 2048
+	echo 0 >$vm/scrub_start
+	modprobe -r kscrubd
+fi
 
 # 20 rounds of start, fault, stop, unload under memory pressure, with a CPU
 # going offline and online in every other round (KASAN, lockdep and kmemleak
