@@ -59,9 +59,6 @@ else
 	fi
 fi
 append+=" panic=-1 kt298.mode=$mode ${KT_APPEND:-}"
-# The debug x86_64 kernel can offline memory: give it movable memory blocks to offline (the
-# kscrubd test offlines them while its pool is full).
-[ "$arch" = x86_64 ] && [ "$KT_FLAVOUR" = debug ] && append+=" movablecore=768M"
 dtb=$kbuild/kt298-orangepi-pc.dtb
 case $arch in
 x86_64)

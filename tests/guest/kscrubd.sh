@@ -240,9 +240,11 @@ echo 999 >$vm/scrub_load
 modprobe -r kscrubd
 
 # Memory hotplug: the pool holds its pages (nothing can migrate them), so they must never
-# sit in ZONE_MOVABLE, which memory offlining empties by migration. The debug guest boots
-# with movablecore=; boot-time reservations (KASAN's shadow, say) pin some of its blocks,
-# so the blocks that go offline and back without kscrubd must do so with its pool full.
+# sit in ZONE_MOVABLE, which memory offlining empties by migration. It needs movable memory:
+# boot with KT_APPEND=movablecore=768M (the debug kernel has CONFIG_MEMORY_HOTREMOVE). Not in
+# 'make check': with 768M movable, the memory-pressure rounds below run the normal zones
+# out of page-table memory. Boot-time reservations (KASAN's shadow, say) pin some movable
+# blocks, so the blocks that go offline and back without kscrubd must do so with its pool full.
 offline_block() {
 	# Offlining retries until it is interrupted while a page will not migrate.
 	timeout 20 sh -c "echo offline >$1/state" 2>/dev/null
@@ -258,7 +260,7 @@ for b in /sys/devices/system/memory/memory[0-9]*; do
 done
 if [ -z "$mblocks" ]; then
 	t_skip "movable memory blocks go offline with the pool full" \
-		"no movable memory block goes offline (needs CONFIG_MEMORY_HOTREMOVE and movablecore=)"
+		"no movable memory block goes offline (boot with KT_APPEND=movablecore=768M)"
 else
 	modprobe kscrubd
 	# Larger than the free memory outside ZONE_MOVABLE can leave room for: a pool that
