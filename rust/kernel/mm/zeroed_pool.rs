@@ -91,11 +91,12 @@ const fn gfp(bit: u32) -> bindings::gfp_t {
 /// Flags for the pool's own allocations: no reclaim of any kind, no warning, no emergency
 /// reserves, so that filling the pool never creates memory pressure.
 ///
-/// Reclaimable, not movable: the pool holds its pages until they are taken or its shrinker gives
-/// them back, and nothing can migrate them meanwhile. Movable pages may be placed in
-/// `ZONE_MOVABLE` and CMA areas, whose users (memory offlining, `alloc_contig_range()`) need
-/// every page there to migrate or be freed on demand; a pooled page would make them fail. The
-/// reclaimable migratetype is the one for pages a shrinker frees.
+/// Reclaimable, not movable, and not `__GFP_HIGHMEM`: the pool holds its pages until they are
+/// taken or its shrinker gives them back, and nothing can migrate them meanwhile. Movable
+/// allocations may be placed in CMA areas and movable pageblocks, and with `__GFP_HIGHMEM` (as
+/// user pages are allocated) in `ZONE_MOVABLE`; their users (memory offlining,
+/// `alloc_contig_range()`) need every page there to migrate or be freed on demand, and a pooled
+/// page would make them fail. The reclaimable migratetype is the one for pages a shrinker frees.
 const REFILL_GFP: bindings::gfp_t = gfp(bindings::___GFP_NOWARN_BIT)
     | gfp(bindings::___GFP_RECLAIMABLE_BIT)
     | gfp(bindings::___GFP_NORETRY_BIT)
