@@ -243,8 +243,9 @@ modprobe -r kscrubd
 # sit in ZONE_MOVABLE, which memory offlining empties by migration. The x86_64 debug guest has
 # a 512 MiB DIMM that ACPI adds and onlines into ZONE_MOVABLE at boot (scripts/qemu.sh); its
 # blocks go offline and back without kscrubd, and then again with a pool full that would take
-# most of them if the pool could use movable memory. Elsewhere (vng, a kernel without ACPI
-# memory hotplug) the section skips with the reason.
+# most of them if the pool could use movable memory; last, the DIMM is ejected (hot-removed)
+# with the pool still full. Elsewhere (vng, a kernel without ACPI memory hotplug) the section
+# skips with the reason.
 offline_block() {
 	# Offlining retries until it is interrupted while a page will not migrate.
 	timeout 20 sh -c "echo offline >$1/state" 2>/dev/null
@@ -289,6 +290,26 @@ else
 	for b in $mblocks; do [ "$(cat "$b/state")" = online ] && back=$((back + 1)); done
 	t_eq "and come back online" "$(echo $mblocks | wc -w)" "$back"
 	t_check "2048 plain anonymous pages still read zero" kscrubd-test anon 2048
+	# Hot-remove, with the pool still full: ejecting the DIMM's ACPI memory device offlines
+	# and removes its memory (its memory blocks go away), and QEMU unplugs it.
+	dimm=
+	for d in /sys/bus/acpi/devices/PNP0C80:*; do [ -w "$d/eject" ] && dimm=$d; done
+	if [ -z "$dimm" ]; then
+		t_skip "the DIMM is hot-removed with the pool full" "no ejectable ACPI memory device"
+	else
+		mem0=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+		echo 1 >"$dimm/eject"
+		# The ejection runs on the ACPI hotplug workqueue.
+		left=$mblocks _i=0
+		while [ -n "$left" ] && [ $_i -lt 600 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+			left=$(for b in $mblocks; do [ -e "$b" ] && echo "${b##*/}"; done)
+		done
+		mem1=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+		t_check "the DIMM is hot-removed with the pool full (MemTotal $mem0 -> $mem1 kB)" \
+			sh -c "[ -z '$(echo $left)' ] || { echo 'still present: $(echo $left)'; exit 1; }"
+	fi
 	echo 0 >$vm/scrub_start
 	modprobe -r kscrubd
 fi
