@@ -7,8 +7,8 @@
 # served from it and reading zero, pages from /dev/kscrubd reading back zero,
 # the pool draining under memory pressure (and its shrinker) and refilling,
 # stopping returning its pages, load/unload loops while mappings are busy, memory
-# blocks going offline while the pool is full, and 20 rounds of start, fault,
-# stop, unload under memory pressure.
+# hotplug (a DIMM's memory offline and hot-removed while the pool is full), and
+# 20 rounds of start, fault, stop, unload under memory pressure.
 . /tests/lib/ktap.sh
 
 stats=/sys/kernel/debug/kscrubd/stats
@@ -51,8 +51,24 @@ sysctl_fails() {
 	[ "$(cat "$_f")" = "$_old" ] || { echo "$1 changed to $(cat "$_f")"; return 1; }
 }
 
+# offline_block BLOCK: take a memory block offline; a block that stays online is an error.
+offline_block() {
+	# Offlining retries until it is interrupted while a page will not migrate.
+	timeout 20 sh -c "echo offline >$1/state" 2>/dev/null
+}
+
 # Kernel messages from here on are this script's.
 dmesg_start=$(dmesg | wc -l)
+
+# The x86_64 debug guest has a 512 MiB DIMM, online in ZONE_MOVABLE (scripts/qemu.sh). While
+# a zone above the normal zones has room, faults take no pool page (see the hotplug section
+# below), so its memory blocks stay offline until then.
+mblocks=
+for b in /sys/devices/system/memory/memory[0-9]*; do
+	[ "$(cat "$b/state" 2>/dev/null)" = online ] &&
+		[ "$(cat "$b/valid_zones" 2>/dev/null)" = Movable ] &&
+		offline_block "$b" && mblocks="$mblocks $b"
+done
 
 t_check "kscrubd loads" modprobe kscrubd
 t_check "thread kscrubd0 runs" sh -c 'grep -qx kscrubd0 /proc/[0-9]*/comm'
@@ -239,36 +255,28 @@ t_check "drop_caches gives the pool back ($(stat pages) pages left)" test "$(sta
 echo 999 >$vm/scrub_load
 modprobe -r kscrubd
 
-# Memory hotplug: the pool holds its pages (nothing can migrate them), so they must never
-# sit in ZONE_MOVABLE, which memory offlining empties by migration. The x86_64 debug guest has
-# a 512 MiB DIMM that ACPI adds and onlines into ZONE_MOVABLE at boot (scripts/qemu.sh); its
-# blocks go offline and back without kscrubd, and then again with a pool full that would take
-# most of them if the pool could use movable memory; last, the DIMM is ejected (hot-removed)
-# with the pool still full. Elsewhere (vng, a kernel without ACPI memory hotplug) the section
-# skips with the reason.
-offline_block() {
-	# Offlining retries until it is interrupted while a page will not migrate.
-	timeout 20 sh -c "echo offline >$1/state" 2>/dev/null
-	_r=$?
-	[ "$(cat "$1/state")" = online ] || echo online_movable >"$1/state"
-	return $_r
-}
+# Memory hotplug. The pool's pages come from the normal zones, never from ZONE_MOVABLE, which
+# memory offlining empties by migration (nothing can migrate a pooled page); and while
+# ZONE_MOVABLE, where user pages go first, has room, faults take no pool page. The DIMM's
+# memory comes online, then goes offline and back with a pool full that would take most of it
+# if the pool could use movable memory; last, the DIMM is ejected (hot-removed) with the pool
+# still full, after which faults take pool pages again. Without the DIMM (vng, a kernel
+# without ACPI memory hotplug) the section skips with the reason.
 # The free pages of ZONE_MOVABLE, from /proc/zoneinfo.
 movable_free() {
 	awk '/^Node .* zone +Movable/ { m = 1; next } /^Node/ { m = 0 }
 		m && $1 == "pages" && $2 == "free" { print $3; exit }' /proc/zoneinfo
 }
-mblocks=
-for b in /sys/devices/system/memory/memory[0-9]*; do
-	[ "$(cat "$b/state" 2>/dev/null)" = online ] &&
-		[ "$(cat "$b/valid_zones" 2>/dev/null)" = Movable ] &&
-		offline_block "$b" && mblocks="$mblocks $b"
-done
 if [ -z "$mblocks" ]; then
-	t_skip "movable memory blocks go offline with the pool full" \
+	t_skip "the pool leaves ZONE_MOVABLE alone, and a DIMM is hot-removed with it full" \
 		"no movable memory block goes offline (no hot-added DIMM in this guest)"
 else
-	echo "# movable blocks:$(for b in $mblocks; do printf ' %s' "${b##*/}"; done)"
+	n=$(echo $mblocks | wc -w)
+	echo "# DIMM memory blocks:$(for b in $mblocks; do printf ' %s' "${b##*/}"; done)"
+	for b in $mblocks; do echo online_movable >"$b/state"; done
+	on=0
+	for b in $mblocks; do [ "$(cat "$b/valid_zones")" = Movable ] && on=$((on + 1)); done
+	t_eq "the DIMM's $n memory blocks come online in ZONE_MOVABLE" "$n" "$on"
 	modprobe kscrubd
 	free0=$(movable_free)
 	# Larger than the free memory outside ZONE_MOVABLE can leave room for: a pool that
@@ -280,36 +288,45 @@ else
 	echo "# pool: $(stat pages) pages; ZONE_MOVABLE free: $free0 before, $free1 after"
 	t_check "the pool takes no memory from ZONE_MOVABLE" \
 		test $((free0 - free1)) -lt 4096
+	fh0=$(stat fault_hits)
+	t_check "2048 plain anonymous pages read zero" kscrubd-test anon 2048
+	fh1=$(stat fault_hits)
+	t_eq "while ZONE_MOVABLE has room, faults take no pool page (fault_hits $fh0 -> $fh1)" \
+		0 $((fh1 - fh0))
 	failed=
 	for b in $mblocks; do
-		offline_block "$b" || failed="$failed ${b##*/}"
+		if offline_block "$b"; then
+			echo online_movable >"$b/state"
+		else
+			failed="$failed ${b##*/}"
+		fi
 	done
-	t_check "$(echo $mblocks | wc -w) movable memory blocks go offline with the pool full" \
+	t_check "$n movable memory blocks go offline with the pool full" \
 		sh -c "[ -z '$failed' ] || { echo 'stayed online:$failed'; exit 1; }"
 	back=0
 	for b in $mblocks; do [ "$(cat "$b/state")" = online ] && back=$((back + 1)); done
-	t_eq "and come back online" "$(echo $mblocks | wc -w)" "$back"
-	t_check "2048 plain anonymous pages still read zero" kscrubd-test anon 2048
-	# Hot-remove, with the pool still full: ejecting the DIMM's ACPI memory device offlines
-	# and removes its memory (its memory blocks go away), and QEMU unplugs it.
+	t_eq "and come back online" "$n" "$back"
+	# Hot-remove: ejecting the DIMM's ACPI memory device offlines and removes its memory (its
+	# memory blocks go away), and QEMU unplugs it.
 	dimm=
 	for d in /sys/bus/acpi/devices/PNP0C80:*; do [ -w "$d/eject" ] && dimm=$d; done
-	if [ -z "$dimm" ]; then
-		t_skip "the DIMM is hot-removed with the pool full" "no ejectable ACPI memory device"
-	else
-		mem0=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
-		echo 1 >"$dimm/eject"
-		# The ejection runs on the ACPI hotplug workqueue.
-		left=$mblocks _i=0
-		while [ -n "$left" ] && [ $_i -lt 600 ]; do
-			sleep 0.1
-			_i=$((_i + 1))
-			left=$(for b in $mblocks; do [ -e "$b" ] && echo "${b##*/}"; done)
-		done
-		mem1=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
-		t_check "the DIMM is hot-removed with the pool full (MemTotal $mem0 -> $mem1 kB)" \
-			sh -c "[ -z '$(echo $left)' ] || { echo 'still present: $(echo $left)'; exit 1; }"
-	fi
+	mem0=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+	[ -n "$dimm" ] && echo 1 >"$dimm/eject"
+	# The ejection runs on the ACPI hotplug workqueue.
+	left=$mblocks _i=0
+	while [ -n "$left" ] && [ $_i -lt 600 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+		left=$(for b in $mblocks; do [ -e "$b" ] && echo "${b##*/}"; done)
+	done
+	mem1=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+	t_check "the DIMM is hot-removed with the pool full (MemTotal $mem0 -> $mem1 kB)" \
+		sh -c "[ -n '$dimm' ] && [ -z '$(echo $left)' ] ||
+			{ echo 'device: ${dimm:-none}; blocks left: $(echo $left)'; exit 1; }"
+	fh2=$(stat fault_hits)
+	t_check "then 2048 plain anonymous pages read zero" kscrubd-test anon 2048
+	fh3=$(stat fault_hits)
+	t_check "and take pool pages again (fault_hits $fh2 -> $fh3)" test $((fh3 - fh2)) -ge 1900
 	echo 0 >$vm/scrub_start
 	modprobe -r kscrubd
 fi
