@@ -4,7 +4,7 @@
 # qemu.sh ARCH KBUILD INITRD MODE LOG [EXTRA_CPIO]: boot a guest and wait for it.
 #
 #   x86_64  QEMU TCG, 4 CPUs, 2 GiB (KVM is used when it works: KT_KVM=1), and on kernels
-#           with ACPI memory hotplug a 512 MiB DIMM, online in ZONE_MOVABLE
+#           with ACPI memory hotplug a 512 MiB DIMM, online in ZONE_MOVABLE (not in bench mode)
 #   arm     Orange Pi PC (Allwinner H3, 1 GiB) with a DS1338 RTC at 0x68 and
 #           a 256-byte AT24 EEPROM at 0x50 on r_i2c, and our DT overlay
 #
@@ -66,10 +66,11 @@ x86_64)
 	accel=tcg cpu=max
 	if [ "${KT_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && [ -z "${KT_ICOUNT:-}" ]; then accel=kvm cpu=host; fi
 	cmd=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 4)
-	if grep -q '^CONFIG_ACPI_HOTPLUG_MEMORY=y' "$kbuild/.config" 2>/dev/null; then
+	if [ "$mode" != bench ] && grep -q '^CONFIG_ACPI_HOTPLUG_MEMORY=y' "$kbuild/.config" 2>/dev/null; then
 		# A 512 MiB DIMM besides the 2 GiB of boot memory. The kernel adds it through ACPI
 		# and onlines it into ZONE_MOVABLE: memory that can go offline again, as a whole
 		# (boot memory's movable blocks are pinned in part by boot-time reservations).
+		# Benchmarks run on the plain 2 GiB.
 		cmd+=(-m 2G,slots=1,maxmem=2560M -object memory-backend-ram,id=kt298dimm,size=512M
 			-device pc-dimm,id=dimm0,memdev=kt298dimm)
 		append+=" memhp_default_state=online_movable"
