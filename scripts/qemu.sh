@@ -21,8 +21,10 @@
 # enables it for the boot. The interactive shell has one port, ttyS0, as the
 # console.
 # EXTRA_CPIO is appended to the initramfs (the kernel unpacks concatenated
-# archives in order). The boot is killed after KT_TIMEOUT seconds (default 1200:
-# the arm test run takes 9-10 min under TCG); the caller judges the logs.
+# archives in order). The boot is killed after KT_TIMEOUT seconds (default 1200 on
+# arm, whose test run takes 9-10 min under TCG; 2400 on x86_64, whose debug kernel
+# runs 20 rounds of kscrubd under memory pressure in about 20 min); the caller
+# judges the logs.
 # KT_ICOUNT=shift=0 (QEMU's -icount options) runs the guest in instruction-count
 # mode: its clock advances 2^shift ns per instruction executed (deterministic,
 # all vCPUs in turn on one host thread; never with KVM).
@@ -31,6 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 arch=$1 kbuild=$2 initrd=$3 mode=$4 logf=$5 extra=${6:-}
 timeout=${KT_TIMEOUT:-1200}
+[ "$arch" = x86_64 ] && timeout=${KT_TIMEOUT:-2400}
 
 if [ -n "$extra" ]; then
 	cat "$initrd" "$extra" >"$logf.initrd"
