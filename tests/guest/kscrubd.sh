@@ -283,7 +283,7 @@ else
 	# could take movable memory would.
 	echo 65536 >$vm/scrub_pool_pages
 	echo 6 >$vm/scrub_start
-	wait_pool -ge 49152 60
+	t_check "a pool of 65536 pages fills (49152 or more)" wait_pool -ge 49152 60
 	free1=$(movable_free)
 	echo "# pool: $(stat pages) pages; ZONE_MOVABLE free: $free0 before, $free1 after"
 	t_check "the pool takes no memory from ZONE_MOVABLE" \
